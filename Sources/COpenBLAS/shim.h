@@ -1,0 +1,4 @@
+#ifndef REEL_COPENBLAS_SHIM_H
+#define REEL_COPENBLAS_SHIM_H
+#include <cblas.h>
+#endif

@@ -1,0 +1,188 @@
+import CZeroMQ
+
+/// A failed libzmq call: the errno it left, libzmq's text for it, and the call.
+public struct ZMQError: Error, CustomStringConvertible, Equatable {
+    public let code: Int32
+    public let message: String
+    public let call: String
+
+    public var description: String { "\(call) failed: \(message) (errno \(code))" }
+
+    /// True when the context is shutting down; sockets should close.
+    public var isTerminated: Bool { code == reel_zmq_eterm() }
+}
+
+/// The one place libzmq return codes become Swift errors.
+@inline(__always)
+func zmqCheck(_ rc: Int32, _ call: @autoclosure () -> String) throws(ZMQError) {
+    if rc == -1 { throw ZMQError.current(call()) }
+}
+
+extension ZMQError {
+    static func current(_ call: String) -> ZMQError {
+        let code = reel_zmq_errno()
+        return ZMQError(code: code, message: String(cString: zmq_strerror(code)), call: call)
+    }
+}
+
+/// libzmq's version as (major, minor, patch).
+public var zmqVersion: (major: Int, minor: Int, patch: Int) {
+    var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+    zmq_version(&major, &minor, &patch)
+    return (Int(major), Int(minor), Int(patch))
+}
+
+/// A libzmq context: the I/O threads behind every socket made from it.
+// @unchecked Sendable: libzmq documents contexts as thread-safe; sockets are not and are not Sendable.
+public final class ZMQContext: @unchecked Sendable {
+    let handle: UnsafeMutableRawPointer
+
+    public init(ioThreads: Int = 1) throws(ZMQError) {
+        guard let handle = zmq_ctx_new() else { throw ZMQError.current("zmq_ctx_new") }
+        self.handle = handle
+        try zmqCheck(zmq_ctx_set(handle, ZMQ_IO_THREADS, Int32(ioThreads)), "zmq_ctx_set(ZMQ_IO_THREADS)")
+    }
+
+    /// Terminates the context; blocks until every socket made from it is closed (their lingers apply).
+    deinit { zmq_ctx_term(handle) }
+}
+
+/// Socket types Reel uses.
+public enum ZMQSocketType: Sendable {
+    case router, dealer, pair, req, rep
+
+    var raw: Int32 {
+        switch self {
+        case .router: ZMQ_ROUTER
+        case .dealer: ZMQ_DEALER
+        case .pair: ZMQ_PAIR
+        case .req: ZMQ_REQ
+        case .rep: ZMQ_REP
+        }
+    }
+}
+
+/// What a non-blocking receive found.
+public enum ZMQReceive: Equatable {
+    /// A whole multipart message.
+    case message([[UInt8]])
+    /// Nothing waiting (EAGAIN), a normal state.
+    case wouldBlock
+}
+
+/// One libzmq socket, owned by this value and closed when it goes away. Not thread-safe:
+/// keep each socket on the one thread that made it (libzmq's rule).
+public final class ZMQSocket {
+    private var handle: UnsafeMutableRawPointer?
+    /// The context must outlive its sockets; holding it here makes that so.
+    private let context: ZMQContext
+
+    public init(context: ZMQContext, type: ZMQSocketType) throws(ZMQError) {
+        guard let handle = zmq_socket(context.handle, type.raw) else { throw ZMQError.current("zmq_socket") }
+        self.handle = handle
+        self.context = context
+        try setOption(ZMQ_LINGER, 0)
+    }
+
+    deinit { if let handle { zmq_close(handle) } }
+
+    /// Closes the socket now; later calls fail with ENOTSOCK.
+    public func close() {
+        if let handle { zmq_close(handle) }
+        handle = nil
+    }
+
+    private var live: UnsafeMutableRawPointer {
+        get throws(ZMQError) {
+            guard let handle else { throw ZMQError(code: reel_zmq_enotsock(), message: "socket is closed", call: "use of a closed socket") }
+            return handle
+        }
+    }
+
+    /// Sets an integer option (ZMQ_LINGER, ZMQ_SNDHWM, ZMQ_RCVTIMEO, ZMQ_ROUTER_MANDATORY, ZMQ_MAXMSGSIZE ...).
+    public func setOption(_ option: Int32, _ value: Int32) throws(ZMQError) {
+        var v = value
+        try zmqCheck(zmq_setsockopt(try live, option, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(\(option))")
+    }
+
+    /// Sets a 64-bit integer option (ZMQ_MAXMSGSIZE).
+    public func setOption(_ option: Int32, int64 value: Int64) throws(ZMQError) {
+        var v = value
+        try zmqCheck(zmq_setsockopt(try live, option, &v, MemoryLayout<Int64>.size), "zmq_setsockopt(\(option))")
+    }
+
+    /// Sets a binary option (ZMQ_ROUTING_ID, ZMQ_SUBSCRIBE, CURVE keys ...).
+    public func setOption(_ option: Int32, bytes: [UInt8]) throws(ZMQError) {
+        let socket = try live
+        let rc = bytes.withUnsafeBytes { zmq_setsockopt(socket, option, $0.baseAddress, $0.count) }
+        try zmqCheck(rc, "zmq_setsockopt(\(option))")
+    }
+
+    public func bind(_ endpoint: String) throws(ZMQError) {
+        try zmqCheck(zmq_bind(try live, endpoint), "zmq_bind(\(endpoint))")
+    }
+
+    public func connect(_ endpoint: String) throws(ZMQError) {
+        try zmqCheck(zmq_connect(try live, endpoint), "zmq_connect(\(endpoint))")
+    }
+
+    /// The endpoint actually bound (resolves `tcp://127.0.0.1:*` to its port).
+    public func lastEndpoint() throws(ZMQError) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        var size = buffer.count
+        try zmqCheck(zmq_getsockopt(try live, ZMQ_LAST_ENDPOINT, &buffer, &size), "zmq_getsockopt(ZMQ_LAST_ENDPOINT)")
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Sends all frames as one multipart message. Blocks while the high-water mark is reached unless
+    /// `dontWait`, in which case EAGAIN is returned as `false`.
+    @discardableResult
+    public func send(_ frames: [[UInt8]], dontWait: Bool = false) throws(ZMQError) -> Bool {
+        let socket = try live
+        precondition(!frames.isEmpty, "a message has at least one frame")
+        for (index, frame) in frames.enumerated() {
+            var flags: Int32 = index < frames.count - 1 ? ZMQ_SNDMORE : 0
+            if dontWait { flags |= ZMQ_DONTWAIT }
+            let rc = frame.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, flags) }
+            if rc == -1 {
+                if reel_zmq_errno() == reel_zmq_eagain() && index == 0 { return false }
+                throw ZMQError.current("zmq_send")
+            }
+        }
+        return true
+    }
+
+    /// Receives one whole multipart message; with `dontWait`, `.wouldBlock` when none is queued.
+    /// A receive timeout (ZMQ_RCVTIMEO) also ends as `.wouldBlock`.
+    public func receive(dontWait: Bool = false) throws(ZMQError) -> ZMQReceive {
+        let socket = try live
+        var frames: [[UInt8]] = []
+        var first = true
+        while true {
+            var message = zmq_msg_t()
+            zmq_msg_init(&message)
+            defer { zmq_msg_close(&message) }
+            let rc = zmq_msg_recv(&message, socket, (dontWait && first) ? ZMQ_DONTWAIT : 0)
+            if rc == -1 {
+                if first && reel_zmq_errno() == reel_zmq_eagain() { return .wouldBlock }
+                throw ZMQError.current("zmq_msg_recv")
+            }
+            first = false
+            let size = zmq_msg_size(&message)
+            let data = zmq_msg_data(&message)
+            frames.append(size == 0 ? [] : Array(UnsafeRawBufferPointer(start: data, count: size)))
+            if zmq_msg_more(&message) == 0 { return .message(frames) }
+        }
+    }
+
+    /// Waits up to `timeoutMilliseconds` (−1: forever) for a message to read; true when one is ready.
+    public func pollIn(timeoutMilliseconds: Int) throws(ZMQError) -> Bool {
+        var item = zmq_pollitem_t(socket: try live, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+        let rc = zmq_poll(&item, 1, timeoutMilliseconds)
+        if rc == -1 {
+            if reel_zmq_errno() == reel_zmq_eintr() { return false }
+            throw ZMQError.current("zmq_poll")
+        }
+        return (item.revents & Int16(ZMQ_POLLIN)) != 0
+    }
+}
