@@ -1,4 +1,5 @@
 import CFFmpeg
+import Foundation
 
 /// A failed FFmpeg call: its return code, FFmpeg's message for it, and the call.
 public struct FFmpegError: Error, CustomStringConvertible, Equatable {
@@ -43,4 +44,13 @@ func avStep(_ rc: Int32, _ call: @autoclosure () -> String) throws(FFmpegError) 
     if rc == reel_averror_eagain() { return .again }
     if rc == reel_averror_eof() { return .endOfStream }
     throw FFmpegError(code: rc, call: call())
+}
+
+/// FFmpeg's own logging: libx264 and the muxers print statistics on every file by default.
+public enum FFmpegLog {
+    /// Only errors from here on (process-wide). `REEL_FFMPEG_LOG=verbose` keeps FFmpeg's defaults.
+    public static func quiet() {
+        if ProcessInfo.processInfo.environment["REEL_FFMPEG_LOG"] == "verbose" { return }
+        av_log_set_level(AV_LOG_ERROR)
+    }
 }

@@ -27,6 +27,7 @@ public final class MP4Reader {
     private var decoderDone = false
 
     public init(url: URL) throws(FFmpegError) {
+        FFmpegLog.quiet()
         var format: UnsafeMutablePointer<AVFormatContext>? = nil
         try avCheck(avformat_open_input(&format, url.path, nil, nil), "avformat_open_input(\(url.path))")
         self.format = format

@@ -79,6 +79,7 @@ public final class MP4Writer {
     }
 
     private func open(outW: Int, outH: Int, settings: EncoderSettings, metadata: [String: String]) throws(FFmpegError) {
+        FFmpegLog.quiet()
         try avCheck(avformat_alloc_output_context2(&format, nil, "mp4", temporaryURL.path), "avformat_alloc_output_context2")
         guard let format else { throw FFmpegError(call: "avformat_alloc_output_context2", message: "no context") }
         guard let encoder = avcodec_find_encoder_by_name("libx264") else {

@@ -47,6 +47,24 @@ public final class ZMQContext: @unchecked Sendable {
     deinit { zmq_ctx_term(handle) }
 }
 
+/// Socket options Reel sets.
+public enum ZMQOption: Sendable, Equatable {
+    /// Milliseconds unsent messages are kept after close (Reel defaults to 0).
+    case linger(Int32)
+    /// ROUTER: fail a send to an unknown identity with EHOSTUNREACH instead of dropping it.
+    case routerMandatory(Bool)
+    /// Most messages queued per peer before sends block or drop.
+    case sendHighWaterMark(Int32)
+    case receiveHighWaterMark(Int32)
+    /// Milliseconds a blocking receive or send waits (−1: forever).
+    case receiveTimeout(Int32)
+    case sendTimeout(Int32)
+    /// Largest inbound message in bytes; a peer sending more is disconnected (−1: no limit).
+    case maxMessageSize(Int64)
+    /// This socket's identity as a ROUTER peer sees it.
+    case routingID([UInt8])
+}
+
 /// Socket types Reel uses.
 public enum ZMQSocketType: Sendable {
     case router, dealer, pair, req, rep
@@ -81,7 +99,7 @@ public final class ZMQSocket {
         guard let handle = zmq_socket(context.handle, type.raw) else { throw ZMQError.current("zmq_socket") }
         self.handle = handle
         self.context = context
-        try setOption(ZMQ_LINGER, 0)
+        try set(.linger(0))
     }
 
     deinit { if let handle { zmq_close(handle) } }
@@ -99,23 +117,28 @@ public final class ZMQSocket {
         }
     }
 
-    /// Sets an integer option (ZMQ_LINGER, ZMQ_SNDHWM, ZMQ_RCVTIMEO, ZMQ_ROUTER_MANDATORY, ZMQ_MAXMSGSIZE ...).
-    public func setOption(_ option: Int32, _ value: Int32) throws(ZMQError) {
-        var v = value
-        try zmqCheck(zmq_setsockopt(try live, option, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(\(option))")
+    /// Applies a socket option.
+    public func set(_ option: ZMQOption) throws(ZMQError) {
+        switch option {
+        case .linger(let ms): try setInt32(ZMQ_LINGER, ms, "ZMQ_LINGER")
+        case .routerMandatory(let on): try setInt32(ZMQ_ROUTER_MANDATORY, on ? 1 : 0, "ZMQ_ROUTER_MANDATORY")
+        case .sendHighWaterMark(let n): try setInt32(ZMQ_SNDHWM, n, "ZMQ_SNDHWM")
+        case .receiveHighWaterMark(let n): try setInt32(ZMQ_RCVHWM, n, "ZMQ_RCVHWM")
+        case .receiveTimeout(let ms): try setInt32(ZMQ_RCVTIMEO, ms, "ZMQ_RCVTIMEO")
+        case .sendTimeout(let ms): try setInt32(ZMQ_SNDTIMEO, ms, "ZMQ_SNDTIMEO")
+        case .maxMessageSize(let bytes):
+            var v = bytes
+            try zmqCheck(zmq_setsockopt(try live, ZMQ_MAXMSGSIZE, &v, MemoryLayout<Int64>.size), "zmq_setsockopt(ZMQ_MAXMSGSIZE)")
+        case .routingID(let id):
+            let socket = try live
+            let rc = id.withUnsafeBytes { zmq_setsockopt(socket, ZMQ_ROUTING_ID, $0.baseAddress, $0.count) }
+            try zmqCheck(rc, "zmq_setsockopt(ZMQ_ROUTING_ID)")
+        }
     }
 
-    /// Sets a 64-bit integer option (ZMQ_MAXMSGSIZE).
-    public func setOption(_ option: Int32, int64 value: Int64) throws(ZMQError) {
+    private func setInt32(_ option: Int32, _ value: Int32, _ name: String) throws(ZMQError) {
         var v = value
-        try zmqCheck(zmq_setsockopt(try live, option, &v, MemoryLayout<Int64>.size), "zmq_setsockopt(\(option))")
-    }
-
-    /// Sets a binary option (ZMQ_ROUTING_ID, ZMQ_SUBSCRIBE, CURVE keys ...).
-    public func setOption(_ option: Int32, bytes: [UInt8]) throws(ZMQError) {
-        let socket = try live
-        let rc = bytes.withUnsafeBytes { zmq_setsockopt(socket, option, $0.baseAddress, $0.count) }
-        try zmqCheck(rc, "zmq_setsockopt(\(option))")
+        try zmqCheck(zmq_setsockopt(try live, option, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(\(name))")
     }
 
     public func bind(_ endpoint: String) throws(ZMQError) {

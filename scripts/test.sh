@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing (scripts/setup.sh), builds everything, runs every test.
+# Safe to run any number of times. Extra arguments go to `swift test` (e.g. --filter MiniLM).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
+scripts/setup.sh
+echo "test: building (debug, with tests)"
+swift build --build-tests
+echo "test: running"
+swift test --skip-build "$@"
