@@ -61,7 +61,7 @@ struct KernelsBench: ParsableCommand {
         }
         if !json {
             print("machine: \(Machine.cpuModel), \(cores) cores; OpenBLAS \(BLAS.configuration)")
-            print(String(format: "%-34@ %7@ %10@ %9@", "sgemm shape (m×k · k×n)" as NSString, "threads" as NSString, "GFLOP/s" as NSString, "% of peak" as NSString))
+            print(column("sgemm shape (m×k · k×n)") + " threads    GFLOP/s  % of peak")
         }
         for count in counts {
             BLAS.threadCount = count
@@ -75,22 +75,22 @@ struct KernelsBench: ParsableCommand {
                 let share = peak > 0 ? String(format: "%8.0f%%", 100 * gflops / peak) : "     peak"
                 report(["kind": "sgemm", "shape": shape.name, "m": shape.m, "k": shape.k, "n": shape.n, "threads": count,
                         "gflops": gflops, "seconds": seconds],
-                       String(format: "%-34@ %7d %10.1f %@", shape.name as NSString, count, gflops, share as NSString))
+                       column(shape.name) + String(format: " %7d %10.1f ", count, gflops) + share)
             }
         }
         if !skipEncoder {
             let encoder: MiniLMEncoder
             do { encoder = try MiniLMEncoder() } catch let error as TextEncoderError { throw UserError(error.description) }
             let captions = BenchCaptions.all
-            if !json { print(String(format: "%-34@ %7@ %10@", "text encoder (MiniLM-L6)" as NSString, "threads" as NSString, "sent/s" as NSString)) }
+            if !json { print(column("text encoder (MiniLM-L6)") + " threads     sent/s") }
             for count in counts {
                 BLAS.threadCount = count
                 let single = clock.measure { _ = encoder.embed(captions[0]) }
                 let batched = clock.measure { _ = encoder.embed(captions) }
                 report(["kind": "text-encoder", "batch": 1, "threads": count, "sentences_per_second": 1 / single],
-                       String(format: "%-34@ %7d %10.1f", "one caption at a time" as NSString, count, 1 / single))
+                       column("one caption at a time") + String(format: " %7d %10.1f", count, 1 / single))
                 report(["kind": "text-encoder", "batch": captions.count, "threads": count, "sentences_per_second": Double(captions.count) / batched],
-                       String(format: "%-34@ %7d %10.1f", "batch of \(captions.count) captions" as NSString, count, Double(captions.count) / batched))
+                       column("batch of \(captions.count) captions") + String(format: " %7d %10.1f", count, Double(captions.count) / batched))
             }
         }
         BLAS.threadCount = cores
@@ -99,6 +99,11 @@ struct KernelsBench: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
         }
     }
+}
+
+/// Left-aligned table cell.
+func column(_ text: String, width: Int = 40) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
 }
 
 /// A GEMM shape the models run, or the 1024³ peak reference.

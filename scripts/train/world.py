@@ -1,0 +1,194 @@
+"""The reel-tiny world: a procedural renderer of 64x64 RGB clips at 8 fps.
+
+A clip shows one subject (colour, shape, size, motion) over one background. Everything here is
+documented exactly in docs/world.md, which the Swift evaluator (`reel eval`) re-implements; keep
+the two in sync.
+
+Coordinates are in pixels: x to the right, y downward, the centre of pixel (row i, column j) at
+(j + 0.5, i + 0.5). Time is in seconds; frame k of a clip rendered from global frame `start` with
+stride `s` shows time t = (start + k * s) / FPS.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+SIZE = 64
+FPS = 8
+
+# Subject palette (RGB, 0-255). Every colour is at least 100 away (Euclidean RGB) from every
+# background pixel and at least 100 away from every other palette colour; see docs/world.md.
+COLOURS = {
+    "red": (220, 36, 36),
+    "orange": (255, 130, 0),
+    "yellow": (245, 225, 40),
+    "green": (0, 235, 70),
+    "cyan": (0, 220, 235),
+    "blue": (30, 40, 220),
+    "purple": (150, 50, 220),
+    "pink": (255, 80, 200),
+}
+
+# Backgrounds: vertical gradients, colour of row i = top + (bottom - top) * i / 63 (solid when equal).
+BACKGROUNDS = {
+    "grass": ((96, 140, 64), (64, 108, 44)),
+    "sky": ((110, 165, 225), (175, 210, 240)),
+    "night": ((12, 14, 38), (34, 40, 82)),
+    "sand": ((226, 204, 156), (200, 170, 118)),
+    "grey": ((128, 128, 128), (128, 128, 128)),
+    "teal": ((30, 80, 90), (90, 140, 140)),
+    "snow": ((236, 238, 242), (236, 238, 242)),
+}
+
+SHAPES = ("circle", "square", "triangle")
+
+# Base radius in pixels: a circle of radius r, a square of half-side r, a triangle with apex
+# (cx, cy - r) and base from (cx - r, cy + r) to (cx + r, cy + r). All fit a 2r x 2r box.
+SIZES = {"small": 6.0, "big": 10.0}
+
+MOTIONS = ("left", "right", "up", "down", "bounce", "circle", "grow", "shrink", "still")
+
+SPEED = 8.0            # px/s for left, right, up, down
+BOUNCE_PERIOD = 1.5    # s
+BOUNCE_HEIGHT = 14.0   # px
+CIRCLE_PERIOD = 3.0    # s
+CIRCLE_RADIUS = 12.0   # px
+GROW_PERIOD = 3.0      # s, sawtooth
+GROW_RANGE = (0.6, 1.4)  # radius factor over one grow period (reversed for shrink)
+MARGIN = 2.0           # px kept between the subject's box and the frame edge where it does not wrap
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """Everything that determines a clip, independent of which frames are rendered.
+
+    anchor: (x, y) in pixels. For left/right/up/down it is the position at t = 0 before
+    wrapping; for bounce it is (x, floor y); for circle the centre of the orbit; otherwise the
+    subject's centre. phase: fraction of a period (bounce, circle, grow, shrink) added at t = 0.
+    """
+    background: str
+    colour: str
+    shape: str
+    size: str
+    motion: str
+    anchor: tuple
+    phase: float
+
+
+def wrap_track(position0, velocity, t, radius):
+    """Position on a looping track: the subject leaves one edge fully, then re-enters at the other.
+
+    The track spans [-radius - 1, SIZE + radius + 1), length SIZE + 2 * radius + 2.
+    """
+    length = SIZE + 2.0 * radius + 2.0
+    return np.mod(position0 + velocity * t + radius + 1.0, length) - radius - 1.0
+
+
+def subject_state(spec, times):
+    """Centre x, centre y and radius of the subject at each time in `times` (seconds)."""
+    times = np.asarray(times, dtype=np.float64)
+    r0 = SIZES[spec.size]
+    ax, ay = spec.anchor
+    ones = np.ones_like(times)
+    x, y, r = ax * ones, ay * ones, r0 * ones
+    if spec.motion == "left":
+        x = wrap_track(ax, -SPEED, times, r0)
+    elif spec.motion == "right":
+        x = wrap_track(ax, SPEED, times, r0)
+    elif spec.motion == "up":
+        y = wrap_track(ay, -SPEED, times, r0)
+    elif spec.motion == "down":
+        y = wrap_track(ay, SPEED, times, r0)
+    elif spec.motion == "bounce":
+        y = ay - BOUNCE_HEIGHT * np.abs(np.sin(np.pi * (times / BOUNCE_PERIOD + spec.phase)))
+    elif spec.motion == "circle":
+        angle = 2.0 * np.pi * (times / CIRCLE_PERIOD + spec.phase)
+        x = ax + CIRCLE_RADIUS * np.cos(angle)
+        y = ay + CIRCLE_RADIUS * np.sin(angle)
+    elif spec.motion in ("grow", "shrink"):
+        ramp = np.mod(times / GROW_PERIOD + spec.phase, 1.0)
+        if spec.motion == "shrink":
+            ramp = 1.0 - ramp
+        lo, hi = GROW_RANGE
+        r = r0 * (lo + (hi - lo) * ramp)
+    elif spec.motion != "still":
+        raise ValueError(f"unknown motion {spec.motion}")
+    return x, y, r
+
+
+def signed_distance(shape, dx, dy, r):
+    """Signed distance in pixels (negative inside) from offsets (dx, dy) to a shape of radius r.
+
+    Exact inside every shape and for the circle; outside a square's or triangle's corners it is
+    the max of the edge distances, which only rounds the anti-aliasing at corners.
+    """
+    if shape == "circle":
+        return np.sqrt(dx * dx + dy * dy) - r
+    if shape == "square":
+        return np.maximum(np.abs(dx), np.abs(dy)) - r
+    if shape == "triangle":
+        inv = 1.0 / np.sqrt(5.0)
+        # Edges through the apex (0, -r): outward normals (-2, -1)/sqrt5 and (2, -1)/sqrt5.
+        left = (-2.0 * dx - (dy + r)) * inv
+        right = (2.0 * dx - (dy + r)) * inv
+        base = dy - r
+        return np.maximum(np.maximum(left, right), base)
+    raise ValueError(f"unknown shape {shape}")
+
+
+def background_image(name):
+    """The background as float32 [SIZE, SIZE, 3] in [0, 1]."""
+    top, bottom = (np.asarray(c, dtype=np.float64) for c in BACKGROUNDS[name])
+    rows = np.arange(SIZE, dtype=np.float64)[:, None] / (SIZE - 1)
+    column = top[None, :] + (bottom - top)[None, :] * rows
+    return np.repeat(column[:, None, :], SIZE, axis=1).astype(np.float32) / 255.0
+
+
+def render_clip(spec, start, count, stride):
+    """Frames `start, start + stride, ...` (count of them) as float32 [count, SIZE, SIZE, 3] in [0, 1].
+
+    Coverage is anti-aliased over one pixel: alpha = clip(0.5 - signed_distance, 0, 1).
+    """
+    times = (start + stride * np.arange(count)) / FPS
+    cx, cy, r = subject_state(spec, times)
+    centres = np.arange(SIZE, dtype=np.float64) + 0.5
+    dx = centres[None, None, :] - cx[:, None, None]
+    dy = centres[None, :, None] - cy[:, None, None]
+    alpha = np.clip(0.5 - signed_distance(spec.shape, dx, dy, r[:, None, None]), 0.0, 1.0)
+    alpha = alpha[..., None].astype(np.float32)
+    colour = np.asarray(COLOURS[spec.colour], dtype=np.float32) / 255.0
+    return background_image(spec.background)[None] * (1.0 - alpha) + colour * alpha
+
+
+def random_anchor(rng, motion, size):
+    """A start position that keeps the whole motion inside the frame (wrapping motions excepted)."""
+    r = SIZES[size]
+    lo, hi = r + MARGIN, SIZE - r - MARGIN
+    if motion in ("left", "right"):
+        return (rng.uniform(-r - 1.0, SIZE + r + 1.0), rng.uniform(lo, hi))
+    if motion in ("up", "down"):
+        return (rng.uniform(lo, hi), rng.uniform(-r - 1.0, SIZE + r + 1.0))
+    if motion == "bounce":
+        return (rng.uniform(lo, hi), rng.uniform(lo + BOUNCE_HEIGHT, hi))
+    if motion == "circle":
+        return (rng.uniform(lo + CIRCLE_RADIUS, hi - CIRCLE_RADIUS),
+                rng.uniform(lo + CIRCLE_RADIUS, hi - CIRCLE_RADIUS))
+    if motion in ("grow", "shrink"):
+        big = r * GROW_RANGE[1]
+        return (rng.uniform(big + MARGIN, SIZE - big - MARGIN), rng.uniform(big + MARGIN, SIZE - big - MARGIN))
+    return (rng.uniform(lo, hi), rng.uniform(lo, hi))
+
+
+def random_spec(rng, background, colour, shape, size, motion):
+    """A ClipSpec with the given attributes and a random position and phase."""
+    return ClipSpec(background, colour, shape, size, motion,
+                    anchor=tuple(float(v) for v in random_anchor(rng, motion, size)),
+                    phase=float(rng.uniform(0.0, 1.0)))
+
+
+def palette_distances():
+    """(min palette-to-background distance, min palette-to-palette distance), RGB 0-255."""
+    rgb = np.array(list(COLOURS.values()), dtype=np.float64)
+    backgrounds = np.concatenate([background_image(b).reshape(-1, 3)[::SIZE] * 255.0 for b in BACKGROUNDS])
+    to_background = np.sqrt(((rgb[:, None, :] - backgrounds[None, :, :]) ** 2).sum(-1)).min()
+    pairwise = np.sqrt(((rgb[:, None, :] - rgb[None, :, :]) ** 2).sum(-1))
+    return float(to_background), float(pairwise[~np.eye(len(rgb), dtype=bool)].min())
