@@ -4,13 +4,19 @@ extension Tensor {
     /// Softmax along the last axis. Rows are shifted by their maximum for stability; a row that is
     /// entirely `-inf` (every position masked) becomes all zeros rather than NaN.
     public func softmaxLastAxis() -> Tensor {
+        mappingRows { row, width in Tensor.softmaxRow(row, count: width) }
+    }
+
+    /// A copy with `transform` applied in place to each contiguous row along the last axis.
+    @inline(__always)
+    func mappingRows(_ transform: (UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         var out = self
         let width = shape.last ?? 1
         guard width > 0 else { return out }
         out.scalars.withUnsafeMutableBufferPointer { o in
             var base = 0
             while base < o.count {
-                Tensor.softmaxRow(o.baseAddress! + base, count: width)
+                transform(o.baseAddress! + base, width)
                 base += width
             }
         }
@@ -110,19 +116,11 @@ extension Tensor {
     /// Each row along the last axis divided by its Euclidean norm (rows of norm < `epsilon` use `epsilon`,
     /// as `torch.nn.functional.normalize` does).
     public func l2NormalizedRows(epsilon: Float = 1e-12) -> Tensor {
-        var out = self
-        let width = shape.last ?? 1
-        guard width > 0 else { return out }
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            var base = 0
-            while base < o.count {
-                var squares: Float = 0
-                for j in 0..<width { squares += o[base + j] * o[base + j] }
-                let inverse = 1 / max(squares.squareRoot(), epsilon)
-                for j in 0..<width { o[base + j] *= inverse }
-                base += width
-            }
+        mappingRows { row, width in
+            var squares: Float = 0
+            for j in 0..<width { squares += row[j] * row[j] }
+            let inverse = 1 / max(squares.squareRoot(), epsilon)
+            for j in 0..<width { row[j] *= inverse }
         }
-        return out
     }
 }

@@ -17,26 +17,8 @@ extension Tensor {
         var out = [Float](repeating: 0, count: planes * outH * outW)
 
         // Per output column/row: source indices and weights, computed once for all planes.
-        var x0 = [Int](repeating: 0, count: outW), x1 = x0, y0 = [Int](repeating: 0, count: outH), y1 = y0
-        var fx = [Float](repeating: 0, count: outW), fy = [Float](repeating: 0, count: outH)
-        for ox in 0..<outW {
-            switch mode {
-            case .nearest:
-                x0[ox] = min(Int((Float(ox) * scaleX).rounded(.down)), w - 1)
-            case .bilinear:
-                let src = max((Float(ox) + 0.5) * scaleX - 0.5, 0)
-                x0[ox] = min(Int(src), w - 1); x1[ox] = min(x0[ox] + 1, w - 1); fx[ox] = src - Float(x0[ox])
-            }
-        }
-        for oy in 0..<outH {
-            switch mode {
-            case .nearest:
-                y0[oy] = min(Int((Float(oy) * scaleY).rounded(.down)), h - 1)
-            case .bilinear:
-                let src = max((Float(oy) + 0.5) * scaleY - 0.5, 0)
-                y0[oy] = min(Int(src), h - 1); y1[oy] = min(y0[oy] + 1, h - 1); fy[oy] = src - Float(y0[oy])
-            }
-        }
+        let (x0, x1, fx) = Self.sourceTaps(outputs: outW, inputs: w, scale: scaleX, mode: mode)
+        let (y0, y1, fy) = Self.sourceTaps(outputs: outH, inputs: h, scale: scaleY, mode: mode)
         scalars.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 for plane in 0..<planes {
@@ -58,6 +40,25 @@ extension Tensor {
             }
         }
         return Tensor(shape: [shape[0], shape[1], outH, outW], scalars: out)
+    }
+
+    /// For each output index along one axis: the first and second source index and the weight of
+    /// the second (nearest uses only the first).
+    static func sourceTaps(outputs: Int, inputs: Int, scale: Float, mode: UpsamplingMode) -> ([Int], [Int], [Float]) {
+        var first = [Int](repeating: 0, count: outputs), second = first
+        var weight = [Float](repeating: 0, count: outputs)
+        for o in 0..<outputs {
+            switch mode {
+            case .nearest:
+                first[o] = min(Int((Float(o) * scale).rounded(.down)), inputs - 1)
+            case .bilinear:
+                let src = max((Float(o) + 0.5) * scale - 0.5, 0)
+                first[o] = min(Int(src), inputs - 1)
+                second[o] = min(first[o] + 1, inputs - 1)
+                weight[o] = src - Float(first[o])
+            }
+        }
+        return (first, second, weight)
     }
 
     /// Resizes `[n, c, h, w]` by an integer factor on both spatial axes.
