@@ -2,13 +2,14 @@
 import PackageDescription
 
 // Module arrows go one way (DESIGN.md §6):
-// ReelCLI → Stitcher/Wire → Models → Tensors → C shims.
+// ReelCLI → Denoiser/Stitcher/Wire → Models → Tensors → C shims.
 let package = Package(
     name: "Reel",
     products: [
         .executable(name: "reel", targets: ["ReelCLI"]),
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Denoiser", targets: ["Denoiser"]),
         .library(name: "Stitcher", targets: ["Stitcher"]),
         .library(name: "Wire", targets: ["Wire"]),
     ],
@@ -37,18 +38,20 @@ let package = Package(
 
         .target(name: "Tensors", dependencies: ["COpenBLAS"]),
         .target(name: "Models", dependencies: ["Tensors"]),
+        .target(name: "Denoiser", dependencies: ["Models", "Tensors"]),
         .target(name: "Wire", dependencies: ["CZeroMQ"]),
         .target(name: "Stitcher", dependencies: ["CFFmpeg"]),
         .executableTarget(
             name: "ReelCLI",
             dependencies: [
-                "Tensors", "Models", "Stitcher", "Wire",
+                "Tensors", "Models", "Denoiser", "Stitcher", "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DenoiserTests", dependencies: ["Denoiser", "Models", "Tensors"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "StitcherTests", dependencies: ["Stitcher"]),
         .testTarget(name: "ReelCLITests", dependencies: []),

@@ -53,3 +53,36 @@ struct LayoutTests {
         }}}
     }
 }
+
+@Suite("SHA-256")
+struct SHA256Tests {
+    @Test("FIPS 180-4 test vectors", arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    ])
+    func vectors(input: String, digest: String) {
+        #expect(SHA256.hex(Array(input.utf8)) == digest)
+    }
+
+    @Test("buffer and byte-wise updates agree across block boundaries")
+    func bufferPath() {
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        for split in [0, 1, 63, 64, 65, 500, 999] {
+            var hasher = SHA256()
+            hasher.update(bytes[0..<split])
+            bytes[split...].withUnsafeBytes { hasher.update(buffer: $0) }
+            #expect(hasher.finalize().count == 32)
+            var again = SHA256()
+            again.update(bytes[0..<split])
+            bytes[split...].withUnsafeBytes { again.update(buffer: $0) }
+            #expect(again.finalize() == { var h = SHA256(); h.update(bytes); return h.finalize() }())
+        }
+        // A million 'a's: the long-message vector.
+        let million = [UInt8](repeating: 0x61, count: 1_000_000)
+        var hasher = SHA256()
+        million.withUnsafeBytes { hasher.update(buffer: $0) }
+        #expect(hasher.finalize().map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}

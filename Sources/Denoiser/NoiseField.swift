@@ -1,0 +1,49 @@
+import Foundation
+import Tensors
+
+/// The initial noise of the whole film as a pure function of (seed, global frame, level, element).
+///
+/// Counter-based: each element's two uniforms come from hashing its coordinates (SplitMix64
+/// finaliser), then Box–Muller gives a standard normal. No state, so any machine computes the same
+/// noise for a frame in any order, and overlapping segments start from identical noise.
+public struct NoiseField: Sendable, Equatable {
+    public let seed: UInt64
+
+    public init(seed: UInt64) { self.seed = seed }
+
+    @inline(__always)
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Standard-normal noise for one latent frame: `count` values for global frame `frame` at `level`.
+    public func frame(_ frame: Int, level: Int, count: Int) -> [Float] {
+        let key = Self.mix(Self.mix(seed ^ 0x5EED_5EED) ^ UInt64(bitPattern: Int64(frame)) &* 0xD1B5_4A32_D192_ED03
+                           ^ UInt64(level) &* 0x8CB9_2BA7_2F3D_8DD7)
+        var out = [Float](repeating: 0, count: count)
+        var i = 0
+        var counter: UInt64 = 0
+        while i < count {
+            let bits = Self.mix(key ^ Self.mix(counter))
+            counter += 1
+            // Two 26-bit uniforms in (0, 1] and [0, 1).
+            let u1 = (Double(bits >> 38) + 1) / Double(1 << 26)
+            let u2 = Double((bits >> 12) & ((1 << 26) - 1)) / Double(1 << 26)
+            let radius = (-2 * Foundation.log(u1)).squareRoot()
+            out[i] = Float(radius * Foundation.cos(2 * Double.pi * u2))
+            if i + 1 < count { out[i + 1] = Float(radius * Foundation.sin(2 * Double.pi * u2)) }
+            i += 2
+        }
+        return out
+    }
+
+    /// Noise for frames `frames` (global indices), stacked: `[frames.count] + frameShape`.
+    public func window(frames: [Int], level: Int, frameShape: [Int]) -> Tensor {
+        let perFrame = Tensor.elementCount(frameShape)
+        return Tensor(shape: [frames.count] + frameShape,
+                      scalars: frames.flatMap { self.frame($0, level: level, count: perFrame) })
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Tensors
+
+/// A linear layer in PyTorch's layout.
+struct Linear: Sendable {
+    let weight: Tensor
+    let bias: Tensor
+
+    init(_ w: WeightTable, _ name: String, inputs: Int, outputs: Int) throws {
+        weight = try w("\(name).weight", [outputs, inputs])
+        bias = try w("\(name).bias", [outputs])
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor { Tensor.linear(x, weight: weight, bias: bias) }
+}
+
+/// `fc2(activation(fc1(x)))`.
+struct MLP: Sendable {
+    enum Activation: Sendable { case silu, geluTanh }
+    let fc1: Linear, fc2: Linear, activation: Activation
+
+    init(_ w: WeightTable, _ name: String, inputs: Int, hidden: Int, outputs: Int, activation: Activation) throws {
+        fc1 = try Linear(w, "\(name).fc1", inputs: inputs, outputs: hidden)
+        fc2 = try Linear(w, "\(name).fc2", inputs: hidden, outputs: outputs)
+        self.activation = activation
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        let h = fc1(x)
+        return fc2(activation == .silu ? h.silu() : h.gelu(exact: false))
+    }
+}
+
+/// One pre-norm transformer block with adaLN-zero modulation from the conditioning vector.
+struct DiTBlock: Sendable {
+    let qkv: Linear, proj: Linear, mlp: MLP, modulation: Linear
+    let heads: Int
+    let epsilon: Float
+
+    init(_ w: WeightTable, dim: Int, heads: Int, mlpRatio: Int, epsilon: Float) throws {
+        qkv = try Linear(w, "qkv", inputs: dim, outputs: 3 * dim)
+        proj = try Linear(w, "proj", inputs: dim, outputs: dim)
+        mlp = try MLP(w, "mlp", inputs: dim, hidden: mlpRatio * dim, outputs: dim, activation: .geluTanh)
+        modulation = try Linear(w, "modulation", inputs: dim, outputs: 6 * dim)
+        self.heads = heads
+        self.epsilon = epsilon
+    }
+
+    /// `x [n, L, d]`, `conditioningSiLU [n, d]` (SiLU already applied, shared by every block).
+    func callAsFunction(_ x: Tensor, _ conditioningSiLU: Tensor) -> Tensor {
+        let m = modulation(conditioningSiLU).chunkedLastAxis(6)
+        let attentionIn = x.layerNorm(epsilon: epsilon).modulated(shift: m[0], scale: m[1])
+        let qkvParts = qkv(attentionIn).chunkedLastAxis(3)
+        let attended = proj(Tensor.multiHeadAttention(query: qkvParts[0], key: qkvParts[1], value: qkvParts[2], heads: heads))
+        let h = x.addingGated(attended, gate: m[2])
+        let mlpIn = h.layerNorm(epsilon: epsilon).modulated(shift: m[3], scale: m[4])
+        return h.addingGated(mlp(mlpIn), gate: m[5])
+    }
+}
+
+/// reel-tiny's diffusion transformer: the velocity of a window of latent frames.
+///
+/// Inputs per batch item: noisy latents `[T, C, H, W]` (unit-variance space), anchor latents of the
+/// same shape with a per-frame mask (1 = the frame is a given anchor), the pooled 384-d MiniLM text
+/// embedding (all zeros = no text, for guidance), the frame stride and the flow time t ∈ [0, 1].
+/// Tokens are 2×2 spatial patches of `[x, anchors · mask, mask]`, one set per frame.
+public struct ReelTinyDiT: Sendable {
+    public let config: ReelTinyConfig.DiT
+    let patchEmbed: Linear
+    let position: Tensor
+    let timeMLP: MLP, strideMLP: MLP, textMLP: MLP
+    let blocks: [DiTBlock]
+    let modulationOut: Linear
+    let out: Linear
+
+    init(weights: SafetensorsFile, config: ReelTinyConfig.DiT) throws {
+        self.config = config
+        let w = WeightTable(file: weights, prefix: "")
+        let d = config.dim, p = config.patch, c = config.latentChannels
+        let grid = config.latentSize / p
+        patchEmbed = try Linear(w, "patch_embed", inputs: (2 * c + 1) * p * p, outputs: d)
+        position = try w("position", [config.frames * grid * grid, d])
+        timeMLP = try MLP(w, "time_mlp", inputs: config.frequencyDim, hidden: d, outputs: d, activation: .silu)
+        strideMLP = try MLP(w, "stride_mlp", inputs: config.frequencyDim, hidden: d, outputs: d, activation: .silu)
+        textMLP = try MLP(w, "text_mlp", inputs: config.textDim, hidden: d, outputs: d, activation: .silu)
+        blocks = try (0..<config.depth).map {
+            try DiTBlock(w.scoped("blocks.\($0)."), dim: d, heads: config.heads, mlpRatio: config.mlpRatio, epsilon: config.normEpsilon)
+        }
+        modulationOut = try Linear(w, "modulation_out", inputs: d, outputs: 2 * d)
+        out = try Linear(w, "out", inputs: d, outputs: c * p * p)
+    }
+
+    /// `[n]` values → `[n, dim]`: `cos(v·f_k)` then `sin(v·f_k)`, `f_k = maxPeriod^(−k/(dim/2))`.
+    static func sinusoidalEmbedding(_ values: [Float], dim: Int, maxPeriod: Float = 10000) -> Tensor {
+        let half = dim / 2
+        var out = [Float](repeating: 0, count: values.count * dim)
+        for (i, v) in values.enumerated() {
+            for k in 0..<half {
+                let frequency = expf(-logf(maxPeriod) * Float(k) / Float(half))
+                out[i * dim + k] = cosf(v * frequency)
+                out[i * dim + half + k] = sinf(v * frequency)
+            }
+        }
+        return Tensor(shape: [values.count, dim], scalars: out)
+    }
+
+    /// The conditioning vector `[n, dim]` from text `[n, textDim]`, strides and flow times.
+    func conditioning(text: Tensor, strides: [Float], times: [Float]) -> Tensor {
+        let f = config.frequencyDim
+        return timeMLP(Self.sinusoidalEmbedding(times.map { 1000 * $0 }, dim: f))
+            + strideMLP(Self.sinusoidalEmbedding(strides.map { 200 * log2f($0) }, dim: f))
+            + textMLP(text)
+    }
+
+    /// Velocity `[n, T, C, H, W]` for `x [n, T, C, H, W]`, `anchors` of that shape, `mask [n, T]`,
+    /// `text [n, textDim]`, `strides` and `times` of `n` values each.
+    public func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor {
+        let (n, frames, c, size) = (x.shape[0], config.frames, config.latentChannels, config.latentSize)
+        precondition(x.shape == [n, frames, c, size, size], "latents must be [n, \(frames), \(c), \(size), \(size)], got \(x.shape)")
+        precondition(anchors.shape == x.shape && mask.shape == [n, frames], "anchors must match latents and mask be [n, \(frames)]")
+        precondition(text.shape == [n, config.textDim] && strides.count == n && times.count == n, "one text, stride and time per item")
+        let p = config.patch, g = size / p, plane = size * size
+
+        // [x, anchors · mask, mask] per frame: [n, T, 2C+1, H, W].
+        var inputs = [Float](repeating: 0, count: n * frames * (2 * c + 1) * plane)
+        for b in 0..<n {
+            for t in 0..<frames {
+                let m = mask.scalars[b * frames + t]
+                let src = (b * frames + t) * c * plane
+                let dst = (b * frames + t) * (2 * c + 1) * plane
+                for i in 0..<(c * plane) {
+                    inputs[dst + i] = x.scalars[src + i]
+                    inputs[dst + c * plane + i] = anchors.scalars[src + i] * m
+                }
+                for i in 0..<plane { inputs[dst + 2 * c * plane + i] = m }
+            }
+        }
+        let k = 2 * c + 1
+        let tokens = Tensor(shape: [n, frames, k, g, p, g, p], scalars: inputs)
+            .permuted([0, 1, 3, 5, 2, 4, 6]).reshaped([n, frames * g * g, k * p * p])
+        var h = patchEmbed(tokens)
+        let length = frames * g * g, d = config.dim
+        h.scalars.withUnsafeMutableBufferPointer { hp in
+            position.scalars.withUnsafeBufferPointer { pp in
+                for b in 0..<n { for i in 0..<(length * d) { hp[b * length * d + i] += pp[i] } }
+            }
+        }
+        let conditioningSiLU = conditioning(text: text, strides: strides, times: times).silu()
+        for block in blocks { h = block(h, conditioningSiLU) }
+        let final = modulationOut(conditioningSiLU).chunkedLastAxis(2)
+        let patches = out(h.layerNorm(epsilon: config.normEpsilon).modulated(shift: final[0], scale: final[1]))
+        return patches.reshaped([n, frames, g, g, c, p, p]).permuted([0, 1, 4, 2, 5, 3, 6]).reshaped([n, frames, c, size, size])
+    }
+}

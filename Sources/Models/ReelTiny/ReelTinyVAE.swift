@@ -1,0 +1,174 @@
+import Foundation
+import Tensors
+
+/// Weights by name, with shape checks: the one way reel-tiny modules read a safetensors file.
+struct WeightTable {
+    let file: SafetensorsFile
+    let prefix: String
+
+    func callAsFunction(_ name: String, _ shape: [Int]? = nil) throws -> Tensor {
+        let key = prefix + name
+        let tensor: Tensor
+        do { tensor = try file.tensor(key) } catch { throw ReelTinyError.badWeights(error.description) }
+        if let shape, tensor.shape != shape {
+            throw ReelTinyError.badWeights("\(key) is \(tensor.shape), the config expects \(shape)")
+        }
+        return tensor
+    }
+
+    func scoped(_ more: String) -> WeightTable { WeightTable(file: file, prefix: prefix + more) }
+}
+
+/// A 2-D convolution layer (zero padding `kernel / 2`).
+struct Conv2d: Sendable {
+    let weight: Tensor
+    let bias: Tensor
+    let stride: Int
+
+    init(_ w: WeightTable, _ name: String, inputs: Int, outputs: Int, kernel: Int = 3, stride: Int = 1) throws {
+        weight = try w("\(name).weight", [outputs, inputs, kernel, kernel])
+        bias = try w("\(name).bias", [outputs])
+        self.stride = stride
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        Tensor.conv2d(x, weight: weight, bias: bias, stride: stride, padding: weight.shape[2] / 2)
+    }
+}
+
+/// GroupNorm with learned per-channel affine.
+struct GroupNorm: Sendable {
+    let gamma: Tensor
+    let beta: Tensor
+    let groups: Int
+    let epsilon: Float
+
+    init(_ w: WeightTable, _ name: String, channels: Int, groups: Int, epsilon: Float) throws {
+        gamma = try w("\(name).weight", [channels])
+        beta = try w("\(name).bias", [channels])
+        self.groups = groups
+        self.epsilon = epsilon
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        x.groupNorm(groups: groups, gamma: gamma, beta: beta, epsilon: epsilon)
+    }
+}
+
+/// `x + conv2(silu(gn2(conv1(silu(gn1(x))))))` at a fixed channel count.
+struct ResBlock: Sendable {
+    let norm1: GroupNorm, conv1: Conv2d, norm2: GroupNorm, conv2: Conv2d
+
+    init(_ w: WeightTable, _ name: String, channels: Int, config: ReelTinyConfig.VAE) throws {
+        norm1 = try GroupNorm(w, "\(name).norm1", channels: channels, groups: config.groups, epsilon: config.normEpsilon)
+        conv1 = try Conv2d(w, "\(name).conv1", inputs: channels, outputs: channels)
+        norm2 = try GroupNorm(w, "\(name).norm2", channels: channels, groups: config.groups, epsilon: config.normEpsilon)
+        conv2 = try Conv2d(w, "\(name).conv2", inputs: channels, outputs: channels)
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        let h = conv1(norm1(x).silu())
+        return x + conv2(norm2(h).silu())
+    }
+}
+
+/// reel-tiny's per-frame VAE: RGB frames `[n, 3, 64, 64]` in [-1, 1] ↔ latents `[n, C, 8, 8]`.
+///
+/// `encode` returns the posterior mean; `normalizedLatents`/`rawLatents` convert between the VAE's
+/// latent space and the unit-variance space the DiT works in (`(z - shift) · scale`).
+public struct ReelTinyVAE: Sendable {
+    public let config: ReelTinyConfig.VAE
+
+    struct EncoderLevel: Sendable { let blocks: [ResBlock]; let down: Conv2d }
+    struct DecoderLevel: Sendable { let conv: Conv2d; let blocks: [ResBlock] }
+
+    let encoderIn: Conv2d
+    let encoderLevels: [EncoderLevel]
+    let encoderMid: ResBlock
+    let encoderNorm: GroupNorm
+    let encoderOut: Conv2d
+
+    let decoderIn: Conv2d
+    let decoderMid: ResBlock
+    let decoderLevels: [DecoderLevel]
+    let decoderNorm: GroupNorm
+    let decoderOut: Conv2d
+
+    init(weights: SafetensorsFile, config: ReelTinyConfig.VAE) throws {
+        self.config = config
+        let widths = config.widths, c = config.latentChannels
+        let e = WeightTable(file: weights, prefix: "encoder.")
+        encoderIn = try Conv2d(e, "conv_in", inputs: 3, outputs: widths[0])
+        encoderLevels = try (0..<(widths.count - 1)).map { level in
+            let lw = e.scoped("levels.\(level).")
+            return EncoderLevel(
+                blocks: try (0..<config.encoderBlocks[level]).map { try ResBlock(lw, "blocks.\($0)", channels: widths[level], config: config) },
+                down: try Conv2d(lw, "down", inputs: widths[level], outputs: widths[level + 1], stride: 2))
+        }
+        encoderMid = try ResBlock(e, "mid", channels: widths.last!, config: config)
+        encoderNorm = try GroupNorm(e, "norm_out", channels: widths.last!, groups: config.groups, epsilon: config.normEpsilon)
+        encoderOut = try Conv2d(e, "conv_out", inputs: widths.last!, outputs: 2 * c)
+
+        let d = WeightTable(file: weights, prefix: "decoder.")
+        let reversed = Array(config.widths.reversed()), blocks = Array(config.decoderBlocks.reversed())
+        decoderIn = try Conv2d(d, "conv_in", inputs: c, outputs: reversed[0])
+        decoderMid = try ResBlock(d, "mid", channels: reversed[0], config: config)
+        decoderLevels = try (0..<(reversed.count - 1)).map { level in
+            let lw = d.scoped("levels.\(level).")
+            return DecoderLevel(
+                conv: try Conv2d(lw, "conv", inputs: reversed[level], outputs: reversed[level + 1]),
+                blocks: try (0..<blocks[level]).map { try ResBlock(lw, "blocks.\($0)", channels: reversed[level + 1], config: config) })
+        }
+        decoderNorm = try GroupNorm(d, "norm_out", channels: reversed.last!, groups: config.groups, epsilon: config.normEpsilon)
+        decoderOut = try Conv2d(d, "conv_out", inputs: reversed.last!, outputs: 3)
+    }
+
+    /// Posterior mean and log-variance, each `[n, C, h, w]`, of frames `[n, 3, H, W]` in [-1, 1].
+    public func encodeDistribution(_ frames: Tensor) -> (mean: Tensor, logVariance: Tensor) {
+        var h = encoderIn(frames)
+        for level in encoderLevels {
+            for block in level.blocks { h = block(h) }
+            h = level.down(h)
+        }
+        h = encoderOut(encoderNorm(encoderMid(h)).silu())
+        // [n, 2C, h, w]: the first C channels are the mean.
+        let n = h.shape[0], c = config.latentChannels, plane = h.shape[2] * h.shape[3]
+        var mean: [Float] = [], logVariance: [Float] = []
+        mean.reserveCapacity(n * c * plane)
+        logVariance.reserveCapacity(n * c * plane)
+        for b in 0..<n {
+            let base = b * 2 * c * plane
+            mean += h.scalars[base..<(base + c * plane)]
+            logVariance += h.scalars[(base + c * plane)..<(base + 2 * c * plane)]
+        }
+        let shape = [n, c, h.shape[2], h.shape[3]]
+        return (Tensor(shape: shape, scalars: mean), Tensor(shape: shape, scalars: logVariance))
+    }
+
+    /// The posterior mean of each frame: `[n, 3, H, W]` → `[n, C, h, w]` (VAE latent space).
+    public func encode(_ frames: Tensor) -> Tensor { encodeDistribution(frames).mean }
+
+    /// Frames `[n, 3, H, W]` in about [-1, 1] from VAE-space latents `[n, C, h, w]`.
+    public func decode(_ latents: Tensor) -> Tensor {
+        var h = decoderMid(decoderIn(latents))
+        for level in decoderLevels {
+            h = level.conv(h.upsampled(scale: 2, mode: .nearest))
+            for block in level.blocks { h = block(h) }
+        }
+        return decoderOut(decoderNorm(h).silu())
+    }
+
+    /// VAE-space latents → the DiT's unit-variance space.
+    public func normalizedLatents(_ z: Tensor) -> Tensor {
+        var out = z
+        for i in 0..<out.count { out.scalars[i] = (out.scalars[i] - config.latentShift) * config.latentScale }
+        return out
+    }
+
+    /// The DiT's space → VAE-space latents.
+    public func rawLatents(_ z: Tensor) -> Tensor {
+        var out = z
+        for i in 0..<out.count { out.scalars[i] = out.scalars[i] / config.latentScale + config.latentShift }
+        return out
+    }
+}
