@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+@testable import Denoiser
+import Tensors
+
+/// An analytic velocity field whose flow carries any noise in a straight line to a fixed target:
+/// `v = (x − target) / t`. Conditional items (text non-zero) aim at `conditional`, unconditional
+/// ones at `unconditional`, so guidance has an exact expected result. Used to check the sampler's
+/// arithmetic, not a stand-in for the trained model.
+struct StraightLineVelocityModel: VelocityModel {
+    let windowFrames = 4
+    let frameShape = [2, 3, 3]
+    let textDimension = 5
+    let conditional: Tensor
+    let unconditional: Tensor
+
+    func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor {
+        let n = x.shape[0], per = x.count / n
+        var out = x
+        for b in 0..<n {
+            let hasText = text.scalars[(b * textDimension)..<((b + 1) * textDimension)].contains { $0 != 0 }
+            let target = hasText ? conditional : unconditional
+            for i in 0..<per { out.scalars[b * per + i] = (x.scalars[b * per + i] - target.scalars[i]) / times[b] }
+        }
+        return out
+    }
+}
+
+func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
+    NoiseField(seed: seed).window(frames: Array(0..<shape[0]), level: 0, frameShape: Array(shape.dropFirst()))
+}
+
+@Suite("Flow-matching sampler")
+struct FlowMatchSamplerTests {
+    let shape = [4, 2, 3, 3]
+    var model: StraightLineVelocityModel {
+        StraightLineVelocityModel(conditional: randomTensor(shape, seed: 1), unconditional: randomTensor(shape, seed: 2))
+    }
+    let text: [Float] = [1, 0, 0, 0, 0]
+
+    @Test("the schedule runs from 1 to 0, monotonically, with the shift applied")
+    func schedule() {
+        let times = FlowMatchSampler(settings: SamplerSettings(steps: 10, shift: 3)).timesteps()
+        #expect(times.count == 11 && times.first == 1 && times.last == 0)
+        #expect(zip(times, times.dropFirst()).allSatisfy { $0 > $1 })
+        #expect(abs(times[5] - 0.75) < 1e-6)   // t = 0.5 → 3·0.5 / (1 + 2·0.5)
+        #expect(abs(FlowMatchSampler(settings: SamplerSettings(steps: 4, shift: 1)).timesteps()[1] - 0.75) < 1e-6)
+    }
+
+    @Test("Euler and Heun land on the target of a straight-line field", arguments: SamplingMethod.allCases)
+    func landsOnTarget(method: SamplingMethod) {
+        let sampler = FlowMatchSampler(settings: SamplerSettings(steps: 7, guidance: 1, method: method))
+        let condition = WindowConditioning.unanchored(text: text, stride: 1, frames: 4, frameShape: [2, 3, 3])
+        let result = sampler.sample(model: model, noise: [randomTensor(shape, seed: 9)], conditioning: [condition])
+        #expect(result[0].maxAbsDifference(model.conditional) < 1e-4)
+    }
+
+    @Test("guidance extrapolates from the unconditional towards the conditional result")
+    func guidance() {
+        let g: Float = 3
+        let sampler = FlowMatchSampler(settings: SamplerSettings(steps: 5, guidance: g))
+        let condition = WindowConditioning.unanchored(text: text, stride: 1, frames: 4, frameShape: [2, 3, 3])
+        let result = sampler.sample(model: model, noise: [randomTensor(shape, seed: 10)], conditioning: [condition])[0]
+        let expected = model.unconditional + (Tensor(shape: shape, scalars: zip(model.conditional.scalars, model.unconditional.scalars).map { $0 - $1 }) * g)
+        #expect(result.maxAbsDifference(expected) < 1e-3)
+    }
+
+    @Test("anchored frames end exactly on their anchors; the rest on the model's target")
+    func anchors() {
+        let anchors = randomTensor(shape, seed: 11)
+        let mask = [true, false, false, true]
+        let sampler = FlowMatchSampler(settings: SamplerSettings(steps: 6, guidance: 2))
+        let condition = WindowConditioning(text: text, stride: 4, anchors: anchors, mask: mask)
+        let result = sampler.sample(model: model, noise: [randomTensor(shape, seed: 12)], conditioning: [condition])[0]
+        let perFrame = 18
+        for f in 0..<4 {
+            let got = Array(result.scalars[(f * perFrame)..<((f + 1) * perFrame)])
+            if mask[f] {
+                #expect(got == Array(anchors.scalars[(f * perFrame)..<((f + 1) * perFrame)]))
+            } else {
+                let conditional = Array(model.conditional.scalars[(f * perFrame)..<((f + 1) * perFrame)])
+                let unconditional = Array(model.unconditional.scalars[(f * perFrame)..<((f + 1) * perFrame)])
+                for i in 0..<perFrame { #expect(abs(got[i] - (unconditional[i] + 2 * (conditional[i] - unconditional[i]))) < 1e-3) }
+            }
+        }
+    }
+
+    @Test("windows batched together give the same results as one at a time, and repeat bit for bit")
+    func batchingAndDeterminism() {
+        let sampler = FlowMatchSampler(settings: SamplerSettings(steps: 4, method: .heun))
+        let a = WindowConditioning.unanchored(text: text, stride: 1, frames: 4, frameShape: [2, 3, 3])
+        let b = WindowConditioning(text: [0, 2, 0, 0, 0], stride: 2, anchors: randomTensor(shape, seed: 13), mask: [false, true, false, false])
+        let noises = [randomTensor(shape, seed: 14), randomTensor(shape, seed: 15)]
+        var steps: [Int] = []
+        let together = sampler.sample(model: model, noise: noises, conditioning: [a, b]) { step, _ in steps.append(step) }
+        #expect(steps == [1, 2, 3, 4])
+        #expect(together[0] == sampler.sample(model: model, noise: [noises[0]], conditioning: [a])[0])
+        #expect(together[1] == sampler.sample(model: model, noise: [noises[1]], conditioning: [b])[0])
+        #expect(together == sampler.sample(model: model, noise: noises, conditioning: [a, b]))
+    }
+}
+
+@Suite("Counter-based noise")
+struct NoiseFieldTests {
+    @Test("a frame's noise depends only on (seed, frame, level)")
+    func pure() {
+        let field = NoiseField(seed: 42)
+        let window = field.window(frames: [10, 11, 12], level: 1, frameShape: [8, 8, 8])
+        let overlapping = field.window(frames: [12, 13], level: 1, frameShape: [8, 8, 8])
+        #expect(Array(window.scalars[1024..<1536]) == Array(overlapping.scalars[0..<512]))
+        #expect(field.frame(12, level: 1, count: 512) != field.frame(12, level: 2, count: 512))
+        #expect(field.frame(12, level: 1, count: 512) != NoiseField(seed: 43).frame(12, level: 1, count: 512))
+        #expect(field.frame(12, level: 1, count: 512) != field.frame(13, level: 1, count: 512))
+        #expect(Array(field.frame(5, level: 0, count: 7)) == Array(field.frame(5, level: 0, count: 9).prefix(7)))
+    }
+
+    @Test("values are standard normal")
+    func statistics() {
+        let values = NoiseField(seed: 7).window(frames: Array(0..<64), level: 0, frameShape: [512]).scalars.map(Double.init)
+        let mean = values.reduce(0, +) / Double(values.count)
+        let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)
+        let beyondThree = Double(values.filter { abs($0) > 3 }.count) / Double(values.count)
+        #expect(abs(mean) < 0.02)
+        #expect(abs(variance - 1) < 0.03)
+        #expect(beyondThree > 0.001 && beyondThree < 0.005)   // normal: 0.27%
+    }
+}

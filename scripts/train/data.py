@@ -1,0 +1,128 @@
+"""Training data for reel-tiny: random frames for the VAE, and for the DiT a cache of encoded clips
+with their caption embeddings, plus the window/mask/caption sampling that makes its batches."""
+import numpy as np
+import torch
+
+import world
+from captions import ALL_COMBOS, TRAIN_COMBOS
+
+CLIP_FRAMES = 32          # frames per cached clip; windows of WINDOW frames are cut from them
+WINDOW = 16
+# Stride of a cached clip and its probability. Windows may also take every second frame of a
+# clip (probability SUBSAMPLE_PROBABILITY), so the model sees strides 1 to 32.
+CLIP_STRIDES = {1: 0.22, 2: 0.20, 3: 0.08, 4: 0.16, 6: 0.06, 8: 0.12, 12: 0.06, 16: 0.10}
+SUBSAMPLE_PROBABILITY = 0.25
+START_RANGE = 60 * world.FPS   # clips start at a random global frame in [0, START_RANGE)
+TEXT_DROP_PROBABILITY = 0.1
+
+# Anchor-mask kinds and their probabilities (see anchor_mask).
+MASK_KINDS = {"none": 0.3, "head": 0.2, "tail": 0.1, "ends": 0.2, "keyframes": 0.2}
+
+
+def to_model_pixels(frames):
+    """float [n, 64, 64, 3] in [0, 1] -> tensor [n, 3, 64, 64] in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2))) * 2.0 - 1.0
+
+
+def random_frames(rng, count, combos=TRAIN_COMBOS):
+    """`count` single frames of random clips at random times: float [count, 64, 64, 3]."""
+    frames = np.empty((count, world.SIZE, world.SIZE, 3), dtype=np.float32)
+    for i in range(count):
+        attrs = combos[rng.integers(len(combos))]
+        spec = world.random_spec(rng, **attrs)
+        frames[i] = world.render_clip(spec, int(rng.integers(START_RANGE)), 1, 1)[0]
+    return frames
+
+
+def held_out_frames(count=1024, seed=12345):
+    """A fixed set of frames (all combos, held-out ones included) for measuring reconstruction."""
+    return random_frames(np.random.default_rng(seed), count, ALL_COMBOS)
+
+
+def psnr(reference, reconstruction):
+    """Mean over frames of the PSNR (dB) of [0, 1] images."""
+    mse = ((reference - reconstruction) ** 2).reshape(len(reference), -1).mean(axis=1)
+    return float(np.mean(10.0 * np.log10(1.0 / np.maximum(mse, 1e-10))))
+
+
+def random_clip_stride(rng):
+    strides = list(CLIP_STRIDES)
+    return strides[rng.choice(len(strides), p=np.array(list(CLIP_STRIDES.values())))]
+
+
+def render_clip_batch(rng, combo_indices):
+    """Renders one cached clip per combo index: frames [n, CLIP_FRAMES, 64, 64, 3] and strides [n]."""
+    frames = np.empty((len(combo_indices), CLIP_FRAMES, world.SIZE, world.SIZE, 3), dtype=np.float32)
+    strides = np.empty(len(combo_indices), dtype=np.int64)
+    for i, combo in enumerate(combo_indices):
+        spec = world.random_spec(rng, **TRAIN_COMBOS[combo])
+        strides[i] = random_clip_stride(rng)
+        frames[i] = world.render_clip(spec, int(rng.integers(START_RANGE)), CLIP_FRAMES, int(strides[i]))
+    return frames, strides
+
+
+def anchor_mask(rng, kind):
+    """[WINDOW] float mask of anchor frames for a mask kind:
+    none; head (first 1-8 frames: continue a clip); tail (last 1-8: lead into a clip);
+    ends (first and last 1-4: fill between two anchors); keyframes (every k-th frame from an
+    offset, k in 2, 4, 5, 8, 15, or 2-5 random frames)."""
+    mask = np.zeros(WINDOW, dtype=np.float32)
+    if kind == "head":
+        mask[:rng.integers(1, 9)] = 1
+    elif kind == "tail":
+        mask[WINDOW - rng.integers(1, 9):] = 1
+    elif kind == "ends":
+        mask[:rng.integers(1, 5)] = 1
+        mask[WINDOW - rng.integers(1, 5):] = 1
+    elif kind == "keyframes":
+        if rng.random() < 0.7:
+            step = int(rng.choice([2, 4, 5, 8, 15]))
+            mask[int(rng.integers(step)) if step < 15 else 0::step] = 1
+        else:
+            mask[rng.choice(WINDOW, size=int(rng.integers(2, 6)), replace=False)] = 1
+    return mask
+
+
+class ClipDataset:
+    """Windows of encoded clips with masks and caption embeddings, sampled with a numpy Generator.
+
+    latents: float16 [n, CLIP_FRAMES, C, 8, 8] raw VAE means; combos [n]; strides [n];
+    caption_embeddings [u, 384]; caption_ids [len(TRAIN_COMBOS), k] rows of caption_embeddings.
+    """
+
+    def __init__(self, latents, combos, strides, caption_embeddings, caption_ids, shift, scale):
+        self.latents = latents
+        self.combos = combos
+        self.strides = strides
+        self.caption_embeddings = caption_embeddings
+        self.caption_ids = caption_ids
+        self.shift, self.scale = shift, scale
+        self.mask_kinds = list(MASK_KINDS)
+        self.mask_probabilities = np.array(list(MASK_KINDS.values()))
+
+    @classmethod
+    def load(cls, clips_path, captions_path):
+        clips = np.load(clips_path)
+        captions = np.load(captions_path)
+        return cls(clips["latents"], clips["combos"], clips["strides"], captions["embeddings"],
+                   captions["combo_caption_ids"], float(clips["shift"]), float(clips["scale"]))
+
+    def batch(self, rng, size):
+        """x0, anchors-mask, text, stride as tensors: x0 [size, WINDOW, C, 8, 8] (scaled latents),
+        mask [size, WINDOW], text [size, 384] (zeros when dropped), stride [size]."""
+        clips = rng.integers(len(self.latents), size=size)
+        x0 = np.empty((size, WINDOW) + self.latents.shape[2:], dtype=np.float32)
+        masks = np.empty((size, WINDOW), dtype=np.float32)
+        text = np.zeros((size, self.caption_embeddings.shape[1]), dtype=np.float32)
+        strides = np.empty(size, dtype=np.float32)
+        for i, clip in enumerate(clips):
+            step = 2 if rng.random() < SUBSAMPLE_PROBABILITY else 1
+            offset = int(rng.integers(CLIP_FRAMES - step * (WINDOW - 1)))
+            x0[i] = self.latents[clip, offset:offset + step * WINDOW:step]
+            strides[i] = self.strides[clip] * step
+            masks[i] = anchor_mask(rng, self.mask_kinds[rng.choice(len(self.mask_kinds), p=self.mask_probabilities)])
+            if rng.random() >= TEXT_DROP_PROBABILITY:
+                caption = self.caption_ids[self.combos[clip], rng.integers(self.caption_ids.shape[1])]
+                text[i] = self.caption_embeddings[caption]
+        x0 = (x0 - self.shift) * self.scale
+        return torch.from_numpy(x0), torch.from_numpy(masks), torch.from_numpy(text), torch.from_numpy(strides)

@@ -1,0 +1,261 @@
+"""reel-tiny networks: a per-frame convolutional VAE and a latent video DiT.
+
+Both use only operations the Swift port implements with BLAS: conv2d (3x3 or 1x1, stride 1 or 2,
+zero padding), GroupNorm, SiLU, nearest 2x upsampling, residual adds (VAE); linear, LayerNorm,
+GELU (tanh approximation), SiLU and multi-head softmax self-attention (DiT). scripts/train/README.md
+spells out the forward passes and tensor layouts for the port.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+GROUPS = 8          # GroupNorm groups in the VAE
+VAE_NORM_EPS = 1e-6
+DIT_NORM_EPS = 1e-6
+
+
+class ResBlock(nn.Module):
+    """x + conv(silu(gn(conv(silu(gn(x)))))) at a fixed channel count."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(GROUPS, channels, eps=VAE_NORM_EPS)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm2 = nn.GroupNorm(GROUPS, channels, eps=VAE_NORM_EPS)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        h = self.conv1(F.silu(self.norm1(x)))
+        return x + self.conv2(F.silu(self.norm2(h)))
+
+
+class Encoder(nn.Module):
+    """[n, 3, 64, 64] in [-1, 1] -> [n, 2 * latent_channels, 8, 8]: posterior mean, then log-variance.
+
+    conv_in, then per level a ResBlock (where blocks_per_level says so) and a stride-2 3x3 conv to
+    the next width; a ResBlock at 8x8; GroupNorm, SiLU, conv_out.
+    """
+
+    def __init__(self, widths, latent_channels, blocks_per_level):
+        super().__init__()
+        self.conv_in = nn.Conv2d(3, widths[0], 3, padding=1)
+        self.levels = nn.ModuleList()
+        for level, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+            blocks = [ResBlock(w_in) for _ in range(blocks_per_level[level])]
+            self.levels.append(nn.ModuleDict({
+                "blocks": nn.Sequential(*blocks),
+                "down": nn.Conv2d(w_in, w_out, 3, stride=2, padding=1),
+            }))
+        self.mid = ResBlock(widths[-1])
+        self.norm_out = nn.GroupNorm(GROUPS, widths[-1], eps=VAE_NORM_EPS)
+        self.conv_out = nn.Conv2d(widths[-1], 2 * latent_channels, 3, padding=1)
+
+    def forward(self, x):
+        h = self.conv_in(x)
+        for level in self.levels:
+            h = level["down"](level["blocks"](h))
+        h = self.mid(h)
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+
+class Decoder(nn.Module):
+    """[n, latent_channels, 8, 8] -> [n, 3, 64, 64] in about [-1, 1].
+
+    conv_in and a ResBlock at 8x8, then per level: nearest 2x upsampling, a 3x3 conv to the next
+    (smaller) width and ResBlocks; GroupNorm, SiLU, conv_out.
+    """
+
+    def __init__(self, widths, latent_channels, blocks_per_level):
+        super().__init__()
+        widths = list(reversed(widths))
+        blocks_per_level = list(reversed(blocks_per_level))
+        self.conv_in = nn.Conv2d(latent_channels, widths[0], 3, padding=1)
+        self.mid = ResBlock(widths[0])
+        self.levels = nn.ModuleList()
+        for level, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+            blocks = [ResBlock(w_out) for _ in range(blocks_per_level[level])]
+            self.levels.append(nn.ModuleDict({
+                "conv": nn.Conv2d(w_in, w_out, 3, padding=1),
+                "blocks": nn.Sequential(*blocks),
+            }))
+        self.norm_out = nn.GroupNorm(GROUPS, widths[-1], eps=VAE_NORM_EPS)
+        self.conv_out = nn.Conv2d(widths[-1], 3, 3, padding=1)
+
+    def forward(self, z):
+        h = self.mid(self.conv_in(z))
+        for level in self.levels:
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+            h = level["blocks"](level["conv"](h))
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+
+class VAE(nn.Module):
+    """Per-frame VAE: 64x64x3 <-> 8x8xC. Pixels in [-1, 1]; the DiT sees (mean - shift) * scale."""
+
+    def __init__(self, widths=(32, 64, 128, 128), latent_channels=8, encoder_blocks=(0, 1, 1),
+                 decoder_blocks=(1, 1, 1)):
+        super().__init__()
+        self.latent_channels = latent_channels
+        self.encoder = Encoder(widths, latent_channels, encoder_blocks)
+        self.decoder = Decoder(widths, latent_channels, decoder_blocks)
+
+    def encode(self, x):
+        """(mean, log-variance) of the posterior, each [n, C, 8, 8]."""
+        return self.encoder(x).chunk(2, dim=1)
+
+    def decode(self, z):
+        return self.decoder(z)
+
+
+def sinusoidal_embedding(values, dim, max_period=10000.0):
+    """[n] -> [n, dim]: [cos(v * f_k) for k < dim/2] ++ [sin(v * f_k)], f_k = max_period^(-k / (dim/2))."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=values.device) / half)
+    args = values.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def position_table(frames, rows, cols, dim):
+    """Fixed [frames * rows * cols, dim] spacetime embedding, tokens in (t, y, x) order.
+
+    Concatenation of sinusoidal_embedding(coordinate, width, max_period=100) for t, y and x with
+    widths dim - 2p, p and p where p = 2 * (dim // 6).
+    """
+    part = 2 * (dim // 6)
+    t_dim = dim - 2 * part
+    t, y, x = torch.meshgrid(torch.arange(frames), torch.arange(rows), torch.arange(cols), indexing="ij")
+    return torch.cat([
+        sinusoidal_embedding(t.reshape(-1), t_dim, 100.0),
+        sinusoidal_embedding(y.reshape(-1), part, 100.0),
+        sinusoidal_embedding(x.reshape(-1), part, 100.0),
+    ], dim=-1)
+
+
+class MLP(nn.Module):
+    """linear -> activation -> linear."""
+
+    def __init__(self, dim_in, dim_hidden, dim_out, activation):
+        super().__init__()
+        self.fc1 = nn.Linear(dim_in, dim_hidden)
+        self.fc2 = nn.Linear(dim_hidden, dim_out)
+        self.activation = activation
+
+    def forward(self, x):
+        return self.fc2(self.activation(self.fc1(x)))
+
+
+def gelu_tanh(x):
+    return F.gelu(x, approximate="tanh")
+
+
+def modulate(x, shift, scale):
+    """x * (1 + scale) + shift with [n, d] shift/scale broadcast over tokens."""
+    return x * (1.0 + scale[:, None]) + shift[:, None]
+
+
+class DiTBlock(nn.Module):
+    """Pre-norm transformer block with adaLN-zero: six [n, d] vectors from the conditioning
+    (shift, scale, gate for attention; shift, scale, gate for the MLP), gates zero at init."""
+
+    def __init__(self, dim, heads, mlp_ratio):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=DIT_NORM_EPS)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=DIT_NORM_EPS)
+        self.mlp = MLP(dim, mlp_ratio * dim, dim, gelu_tanh)
+        self.modulation = nn.Linear(dim, 6 * dim)
+        nn.init.zeros_(self.modulation.weight)
+        nn.init.zeros_(self.modulation.bias)
+
+    def attention(self, x):
+        n, length, dim = x.shape
+        q, k, v = self.qkv(x).view(n, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(n, length, dim))
+
+    def forward(self, x, c):
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(F.silu(c)).chunk(6, dim=-1)
+        x = x + gate1[:, None] * self.attention(modulate(self.norm1(x), shift1, scale1))
+        return x + gate2[:, None] * self.mlp(modulate(self.norm2(x), shift2, scale2))
+
+
+class DiT(nn.Module):
+    """Velocity model on a window of latent frames.
+
+    forward(x [n, T, C, H, W] noisy latents, anchors [n, T, C, H, W], mask [n, T] (1 = anchor frame),
+    text [n, 384] pooled MiniLM embedding (zeros = no text), stride [n] frame stride, t [n] flow time)
+    -> velocity [n, T, C, H, W]. Input tokens: 2x2 spatial patches of the 2C+1 channels
+    [x, anchors * mask, mask] per frame.
+    """
+
+    def __init__(self, frames=16, latent_channels=8, latent_size=8, patch=2, dim=256, depth=8, heads=4,
+                 mlp_ratio=4, text_dim=384, frequency_dim=256):
+        super().__init__()
+        self.frames, self.channels, self.latent_size, self.patch = frames, latent_channels, latent_size, patch
+        self.frequency_dim = frequency_dim
+        self.grid = latent_size // patch
+        in_features = (2 * latent_channels + 1) * patch * patch
+        self.patch_embed = nn.Linear(in_features, dim)
+        self.register_buffer("position", position_table(frames, self.grid, self.grid, dim), persistent=True)
+        self.time_mlp = MLP(frequency_dim, dim, dim, F.silu)
+        self.stride_mlp = MLP(frequency_dim, dim, dim, F.silu)
+        self.text_mlp = MLP(text_dim, dim, dim, F.silu)
+        self.blocks = nn.ModuleList([DiTBlock(dim, heads, mlp_ratio) for _ in range(depth)])
+        self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=DIT_NORM_EPS)
+        self.modulation_out = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, latent_channels * patch * patch)
+        self.initialize()
+
+    def initialize(self):
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        for block in self.blocks:
+            nn.init.zeros_(block.modulation.weight)
+            nn.init.zeros_(block.modulation.bias)
+        for mlp in (self.time_mlp, self.stride_mlp, self.text_mlp):
+            nn.init.normal_(mlp.fc1.weight, std=0.02)
+            nn.init.normal_(mlp.fc2.weight, std=0.02)
+        for layer in (self.modulation_out, self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    @staticmethod
+    def stride_value(stride):
+        """The number fed to the stride's sinusoidal embedding: 200 * log2(stride)."""
+        return 200.0 * torch.log2(stride.float())
+
+    def conditioning(self, text, stride, t):
+        """[n, dim]: time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_mlp(text)."""
+        return (self.time_mlp(sinusoidal_embedding(1000.0 * t, self.frequency_dim))
+                + self.stride_mlp(sinusoidal_embedding(self.stride_value(stride), self.frequency_dim))
+                + self.text_mlp(text))
+
+    def patchify(self, x):
+        """[n, T, K, H, W] -> [n, T * g * g, K * p * p], token (t, gy, gx), feature (k, dy, dx)."""
+        n, frames, k, _, _ = x.shape
+        p, g = self.patch, self.grid
+        x = x.reshape(n, frames, k, g, p, g, p).permute(0, 1, 3, 5, 2, 4, 6)
+        return x.reshape(n, frames * g * g, k * p * p)
+
+    def unpatchify(self, tokens):
+        """Inverse of patchify for the C output channels."""
+        n = tokens.shape[0]
+        p, g, c = self.patch, self.grid, self.channels
+        x = tokens.reshape(n, self.frames, g, g, c, p, p).permute(0, 1, 4, 2, 5, 3, 6)
+        return x.reshape(n, self.frames, c, g * p, g * p)
+
+    def forward(self, x, anchors, mask, text, stride, t):
+        m = mask[:, :, None, None, None].to(x.dtype).expand(-1, -1, 1, *x.shape[-2:])
+        inputs = torch.cat([x, anchors * m, m], dim=2)
+        h = self.patch_embed(self.patchify(inputs)) + self.position
+        c = self.conditioning(text, stride, t)
+        for block in self.blocks:
+            h = block(h, c)
+        shift, scale = self.modulation_out(F.silu(c)).chunk(2, dim=-1)
+        return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))

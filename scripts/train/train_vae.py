@@ -1,0 +1,127 @@
+"""Trains the reel-tiny per-frame VAE on frames rendered on the fly; prints the held-out PSNR.
+
+  python train_vae.py --work /tmp/reeltrain --minutes 16 [--resume]
+
+Writes WORK/vae.pt (checkpoint: weights, optimizer, step, RNG states) every --checkpoint-every
+steps and at the end, and WORK/vae_done.json with the final PSNR. Loss: MSE on [-1, 1] pixels
++ kl_weight * mean KL of the diagonal Gaussian posterior.
+"""
+import argparse
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from common import (Log, StepBudget, add_runtime_arguments, autocast, parameter_count, restore_rng_state,
+                    rng_state, save_atomic, setup_runtime, write_json_atomic)
+from data import held_out_frames, psnr, random_frames, to_model_pixels
+from models import VAE
+
+VAE_HYPERPARAMETERS = {"widths": (32, 64, 128, 128), "latent_channels": 8, "encoder_blocks": (0, 1, 1),
+                       "decoder_blocks": (1, 1, 1)}
+
+
+def learning_rate(step, total, peak, warmup=100):
+    """Linear warmup, then cosine decay to 10% of the peak."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def reconstruct(vae, frames, device, batch=256):
+    """Decoded posterior means of float [n, 64, 64, 3] frames in [0, 1], as the same layout."""
+    vae.eval()
+    out = []
+    for i in range(0, len(frames), batch):
+        x = to_model_pixels(frames[i:i + batch]).to(device)
+        with autocast(device):
+            mean, _ = vae.encode(x)
+        y = vae.decode(mean.float()).float()   # the decoder in fp32, as the Swift port runs it
+        out.append(((y.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).cpu().numpy())
+    vae.train()
+    return np.concatenate(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", required=True, help="working folder for checkpoints and logs")
+    parser.add_argument("--steps", type=int, default=20000, help="most steps (fewer if --minutes runs out)")
+    parser.add_argument("--minutes", type=float, default=0, help="wall-time budget; 0 = run exactly --steps")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--kl-weight", type=float, default=1e-5)
+    parser.add_argument("--checkpoint-every", type=int, default=250)
+    parser.add_argument("--psnr-frames", type=int, default=1024)
+    parser.add_argument("--resume", action="store_true", help="continue from WORK/vae.pt")
+    add_runtime_arguments(parser)
+    args = parser.parse_args()
+    device = setup_runtime(args)
+    os.makedirs(args.work, exist_ok=True)
+    log = Log(os.path.join(args.work, "train.log"))
+    checkpoint_path = os.path.join(args.work, "vae.pt")
+
+    vae = VAE(**VAE_HYPERPARAMETERS).to(device)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=args.lr, weight_decay=0.0)
+    budget = StepBudget(args.steps, args.minutes)
+    rng = np.random.default_rng(args.seed)
+    step, elapsed_before = 0, 0.0
+    if args.resume and os.path.exists(checkpoint_path):
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        vae.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        budget.load(state["budget"])
+        rng.bit_generator.state = state["numpy_generator"]
+        restore_rng_state(state["rng"])
+        step, elapsed_before = state["step"], state["elapsed"]
+        log(f"vae: resumed at step {step}")
+    log(f"vae: {parameter_count(vae) / 1e6:.2f}M parameters, batch {args.batch}, device {device}, "
+        f"threads {torch.get_num_threads()}")
+
+    def save():
+        save_atomic({"model": vae.state_dict(), "optimizer": optimizer.state_dict(), "budget": budget.state(),
+                     "numpy_generator": rng.bit_generator.state, "rng": rng_state(), "step": step,
+                     "elapsed": elapsed_before + time.monotonic() - started,
+                     "hyperparameters": VAE_HYPERPARAMETERS}, checkpoint_path)
+
+    started = last_log = time.monotonic()
+    recent = []
+    while budget.total is None or step < budget.total:
+        x = to_model_pixels(random_frames(rng, args.batch)).to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)
+        with autocast(device):
+            mean, log_variance = vae.encode(x)
+            mean, log_variance = mean.float(), log_variance.float().clamp(-30.0, 20.0)
+            z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
+            y = vae.decode(z).float()
+        reconstruction = (y - x).pow(2).mean()
+        kl = 0.5 * (mean.pow(2) + log_variance.exp() - 1.0 - log_variance).mean()
+        loss = reconstruction + args.kl_weight * kl
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        budget.observe(step, elapsed_before)
+        recent.append((reconstruction.item(), kl.item(), log_variance.mean().item()))
+        if step % 50 == 0:
+            mse, kl_mean, logvar = np.mean(recent, axis=0)
+            now = time.monotonic()
+            log(f"vae step {step}/{budget.total or '?'} mse {mse:.5f} (~{10 * math.log10(4 / mse):.1f} dB) "
+                f"kl {kl_mean:.3f} mean log-var {logvar:.2f} {(now - last_log) / len(recent):.3f}s/step")
+            recent, last_log = [], now
+        if step % args.checkpoint_every == 0:
+            save()
+    save()
+    frames = held_out_frames(args.psnr_frames)
+    score = psnr(frames, reconstruct(vae, frames, device))
+    log(f"vae: done at step {step}; held-out PSNR {score:.2f} dB over {len(frames)} frames")
+    write_json_atomic({"step": step, "psnr_db": score, "frames": len(frames)}, os.path.join(args.work, "vae_done.json"))
+
+
+if __name__ == "__main__":
+    main()
