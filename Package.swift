@@ -41,10 +41,11 @@ let package = Package(
         .target(name: "Denoiser", dependencies: ["Models", "Tensors"]),
         .target(name: "Wire", dependencies: ["CZeroMQ"]),
         .target(name: "Stitcher", dependencies: ["CFFmpeg"]),
+        .target(name: "Evaluation", dependencies: ["Stitcher"]),
         .executableTarget(
             name: "ReelCLI",
             dependencies: [
-                "Tensors", "Models", "Denoiser", "Stitcher", "Wire",
+                "Tensors", "Models", "Denoiser", "Stitcher", "Evaluation", "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "DenoiserTests", dependencies: ["Denoiser", "Models", "Tensors"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "StitcherTests", dependencies: ["Stitcher"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Stitcher"]),
         .testTarget(name: "ReelCLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]
