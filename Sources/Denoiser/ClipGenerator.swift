@@ -1,0 +1,56 @@
+import Foundation
+import Models
+import Tensors
+
+/// Why a clip cannot be generated. Each message names the cause and the fix.
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    case emptyPrompt
+    case framesOutOfRange(requested: Int, supported: ClosedRange<Int>)
+    case strideUnsupported(requested: Int, supported: [Int])
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt:
+            "The prompt is empty. Describe the video, for example: reel generate \"a red ball bounces on green grass\"."
+        case .framesOutOfRange(let requested, let supported):
+            "\(requested) frames is outside what the model renders in one window (\(supported.lowerBound)-\(supported.upperBound)). Ask for \(supported.upperBound) or fewer, or use reel render for longer videos."
+        case .strideUnsupported(let requested, let supported):
+            "Frame stride \(requested) was not trained; use one of \(supported.map(String.init).joined(separator: ", "))."
+        }
+    }
+}
+
+/// One window of reel-tiny on one machine: prompt → MiniLM embedding → flow sampling with CFG →
+/// VAE decode. Deterministic for a given prompt, seed and settings.
+public struct ClipGenerator: Sendable {
+    public let model: ReelTinyModel
+    public let textEncoder: MiniLMEncoder
+
+    public init(model: ReelTinyModel, textEncoder: MiniLMEncoder) {
+        self.model = model
+        self.textEncoder = textEncoder
+    }
+
+    /// Checks a request before any work: non-empty prompt, frames and stride the model supports.
+    public func validate(prompt: String, frames: Int, stride: Int) throws(GenerationError) {
+        guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .emptyPrompt }
+        let window = model.config.dit.frames
+        guard (1...window).contains(frames) else { throw .framesOutOfRange(requested: frames, supported: 1...window) }
+        guard model.config.strides.contains(stride) else { throw .strideUnsupported(requested: stride, supported: model.config.strides) }
+    }
+
+    /// Clean latents `[T, C, H, W]` in the DiT's unit-variance space, for the whole window.
+    public func latents(prompt: String, seed: UInt64, stride: Int = 1, settings: SamplerSettings,
+                        progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
+        let dit = model.dit
+        let noise = NoiseField(seed: seed).window(frames: Array(0..<dit.windowFrames), level: 0, frameShape: dit.frameShape)
+        let text = textEncoder.embed(prompt)
+        let conditioning = WindowConditioning.unanchored(text: text, stride: stride, frames: dit.windowFrames, frameShape: dit.frameShape)
+        return FlowMatchSampler(settings: settings).sample(model: dit, noise: [noise], conditioning: [conditioning], progress: progress)[0]
+    }
+
+    /// Decoded frames `[T, 3, H, W]` in about [-1, 1] from DiT-space latents `[T, C, h, w]`.
+    public func decode(_ latents: Tensor) -> Tensor {
+        model.vae.decode(model.vae.rawLatents(latents))
+    }
+}
