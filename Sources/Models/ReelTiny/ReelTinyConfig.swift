@@ -27,6 +27,8 @@ public struct ReelTinyConfig: Sendable, Decodable {
         public let textDim: Int
         public let frequencyDim: Int
         public let normEpsilon: Float
+        /// The transformer MLP's activation: "gelu" (exact, erf) or "gelu_tanh".
+        public let mlpActivation: String
     }
 
     public let name: String

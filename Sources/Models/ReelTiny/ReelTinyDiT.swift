@@ -16,7 +16,7 @@ struct Linear: Sendable {
 
 /// `fc2(activation(fc1(x)))`.
 struct MLP: Sendable {
-    enum Activation: Sendable { case silu, geluTanh }
+    enum Activation: Sendable { case silu, gelu, geluTanh }
     let fc1: Linear, fc2: Linear, activation: Activation
 
     init(_ w: WeightTable, _ name: String, inputs: Int, hidden: Int, outputs: Int, activation: Activation) throws {
@@ -27,7 +27,11 @@ struct MLP: Sendable {
 
     func callAsFunction(_ x: Tensor) -> Tensor {
         let h = fc1(x)
-        return fc2(activation == .silu ? h.silu() : h.gelu(exact: false))
+        switch activation {
+        case .silu: return fc2(h.silu())
+        case .gelu: return fc2(h.gelu())
+        case .geluTanh: return fc2(h.gelu(exact: false))
+        }
     }
 }
 
@@ -37,10 +41,10 @@ struct DiTBlock: Sendable {
     let heads: Int
     let epsilon: Float
 
-    init(_ w: WeightTable, dim: Int, heads: Int, mlpRatio: Int, epsilon: Float) throws {
+    init(_ w: WeightTable, dim: Int, heads: Int, mlpRatio: Int, epsilon: Float, activation: MLP.Activation) throws {
         qkv = try Linear(w, "qkv", inputs: dim, outputs: 3 * dim)
         proj = try Linear(w, "proj", inputs: dim, outputs: dim)
-        mlp = try MLP(w, "mlp", inputs: dim, hidden: mlpRatio * dim, outputs: dim, activation: .geluTanh)
+        mlp = try MLP(w, "mlp", inputs: dim, hidden: mlpRatio * dim, outputs: dim, activation: activation)
         modulation = try Linear(w, "modulation", inputs: dim, outputs: 6 * dim)
         self.heads = heads
         self.epsilon = epsilon
@@ -84,7 +88,8 @@ public struct ReelTinyDiT: Sendable {
         strideMLP = try MLP(w, "stride_mlp", inputs: config.frequencyDim, hidden: d, outputs: d, activation: .silu)
         textMLP = try MLP(w, "text_mlp", inputs: config.textDim, hidden: d, outputs: d, activation: .silu)
         blocks = try (0..<config.depth).map {
-            try DiTBlock(w.scoped("blocks.\($0)."), dim: d, heads: config.heads, mlpRatio: config.mlpRatio, epsilon: config.normEpsilon)
+            try DiTBlock(w.scoped("blocks.\($0)."), dim: d, heads: config.heads, mlpRatio: config.mlpRatio,
+                         epsilon: config.normEpsilon, activation: config.mlpActivation == "gelu_tanh" ? .geluTanh : .gelu)
         }
         modulationOut = try Linear(w, "modulation_out", inputs: d, outputs: 2 * d)
         out = try Linear(w, "out", inputs: d, outputs: c * p * p)

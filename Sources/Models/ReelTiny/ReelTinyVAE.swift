@@ -107,7 +107,7 @@ public struct ReelTinyVAE: Sendable {
         }
         encoderMid = try ResBlock(e, "mid", channels: widths.last!, config: config)
         encoderNorm = try GroupNorm(e, "norm_out", channels: widths.last!, groups: config.groups, epsilon: config.normEpsilon)
-        encoderOut = try Conv2d(e, "conv_out", inputs: widths.last!, outputs: 2 * c)
+        encoderOut = try Conv2d(e, "conv_out", inputs: widths.last!, outputs: c)
 
         let d = WeightTable(file: weights, prefix: "decoder.")
         let reversed = Array(config.widths.reversed()), blocks = Array(config.decoderBlocks.reversed())
@@ -123,30 +123,16 @@ public struct ReelTinyVAE: Sendable {
         decoderOut = try Conv2d(d, "conv_out", inputs: reversed.last!, outputs: 3)
     }
 
-    /// Posterior mean and log-variance, each `[n, C, h, w]`, of frames `[n, 3, H, W]` in [-1, 1].
-    public func encodeDistribution(_ frames: Tensor) -> (mean: Tensor, logVariance: Tensor) {
+    /// The posterior mean of each frame: `[n, 3, H, W]` in [-1, 1] → `[n, C, h, w]` (VAE latent space).
+    /// (The exported encoder keeps only the mean's channels.)
+    public func encode(_ frames: Tensor) -> Tensor {
         var h = encoderIn(frames)
         for level in encoderLevels {
             for block in level.blocks { h = block(h) }
             h = level.down(h)
         }
-        h = encoderOut(encoderNorm(encoderMid(h)).silu())
-        // [n, 2C, h, w]: the first C channels are the mean.
-        let n = h.shape[0], c = config.latentChannels, plane = h.shape[2] * h.shape[3]
-        var mean: [Float] = [], logVariance: [Float] = []
-        mean.reserveCapacity(n * c * plane)
-        logVariance.reserveCapacity(n * c * plane)
-        for b in 0..<n {
-            let base = b * 2 * c * plane
-            mean += h.scalars[base..<(base + c * plane)]
-            logVariance += h.scalars[(base + c * plane)..<(base + 2 * c * plane)]
-        }
-        let shape = [n, c, h.shape[2], h.shape[3]]
-        return (Tensor(shape: shape, scalars: mean), Tensor(shape: shape, scalars: logVariance))
+        return encoderOut(encoderNorm(encoderMid(h)).silu())
     }
-
-    /// The posterior mean of each frame: `[n, 3, H, W]` → `[n, C, h, w]` (VAE latent space).
-    public func encode(_ frames: Tensor) -> Tensor { encodeDistribution(frames).mean }
 
     /// Frames `[n, 3, H, W]` in about [-1, 1] from VAE-space latents `[n, C, h, w]`.
     public func decode(_ latents: Tensor) -> Tensor {

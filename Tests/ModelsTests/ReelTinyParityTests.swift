@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+@testable import Models
+import Tensors
+
+/// Largest |a − b| over the largest |b|: the error relative to the output's scale.
+func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.shape == b.shape, "shapes differ: \(a.shape) vs \(b.shape)")
+    let scale = b.scalars.map(abs).max() ?? 1
+    return a.maxAbsDifference(b) / max(scale, 1e-12)
+}
+
+enum ParityFixture {
+    static var folder: URL { Bundle.module.url(forResource: "Fixtures/reel-tiny-parity", withExtension: nil)! }
+    static func io() throws -> SafetensorsFile { try SafetensorsFile(contentsOf: folder.appendingPathComponent("io.safetensors")) }
+}
+
+@Suite("reel-tiny Swift port against PyTorch (scripts/reference/reel_tiny_fixture.py)")
+struct ReelTinyParityTests {
+    @Test("VAE decoder: max relative error ≤ 1e-4")
+    func decoder() throws {
+        let model = try ReelTinyModel(folder: ParityFixture.folder)
+        let io = try ParityFixture.io()
+        let error = relativeError(model.vae.decode(try io.tensor("latents")), try io.tensor("decoded"))
+        print("VAE decoder parity: relative error \(error)")
+        #expect(error <= 1e-4)
+    }
+
+    @Test("VAE encoder (posterior mean): max relative error ≤ 1e-4")
+    func encoder() throws {
+        let model = try ReelTinyModel(folder: ParityFixture.folder)
+        let io = try ParityFixture.io()
+        #expect(relativeError(model.vae.encode(try io.tensor("images")), try io.tensor("encoded_mean")) <= 1e-4)
+    }
+
+    @Test("DiT forward with anchors, mask, text, no-text, strides and times: max relative error ≤ 1e-4")
+    func dit() throws {
+        let model = try ReelTinyModel(folder: ParityFixture.folder)
+        let io = try ParityFixture.io()
+        let velocity = model.dit.velocity(try io.tensor("x"), anchors: try io.tensor("anchors"), mask: try io.tensor("mask"),
+                                          text: try io.tensor("text"), strides: try io.tensor("stride").scalars,
+                                          times: try io.tensor("t").scalars)
+        let error = relativeError(velocity, try io.tensor("velocity"))
+        print("DiT forward parity: relative error \(error)")
+        #expect(error <= 1e-4)
+    }
+
+    @Test("the position table in the weights equals the documented sinusoidal layout")
+    func positions() throws {
+        let model = try ReelTinyModel(folder: ParityFixture.folder)
+        let c = model.dit.config, g = c.latentSize / c.patch
+        let part = 2 * (c.dim / 6), tDim = c.dim - 2 * part
+        var expected: [Float] = []
+        for t in 0..<c.frames { for y in 0..<g { for x in 0..<g {
+            expected += ReelTinyDiT.sinusoidalEmbedding([Float(t)], dim: tDim, maxPeriod: 100).scalars
+            expected += ReelTinyDiT.sinusoidalEmbedding([Float(y)], dim: part, maxPeriod: 100).scalars
+            expected += ReelTinyDiT.sinusoidalEmbedding([Float(x)], dim: part, maxPeriod: 100).scalars
+        }}}
+        #expect(model.dit.position.maxAbsDifference(Tensor(shape: model.dit.position.shape, scalars: expected)) < 1e-5)
+    }
+}
+
+@Suite("Loading reel-tiny: bad weights give one clear sentence")
+struct ReelTinyLoadingTests {
+    func copyOfFixture() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reel-tiny-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: ParityFixture.folder, to: folder)
+        return folder
+    }
+
+    @Test("a flipped byte in the weights fails the checksum")
+    func corrupt() throws {
+        let folder = try copyOfFixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("dit.safetensors")
+        var bytes = try Data(contentsOf: url)
+        bytes[bytes.count - 3] ^= 0xff
+        try bytes.write(to: url)
+        let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
+        guard case .checksumMismatch(let file, _, _) = error else { Issue.record("expected a checksum mismatch, got \(String(describing: error))"); return }
+        #expect(file == "dit.safetensors")
+        #expect(error?.description.contains("corrupt") == true)
+    }
+
+    @Test("a missing weights file is named")
+    func missing() throws {
+        let folder = try copyOfFixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("vae.safetensors"))
+        let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
+        #expect(error?.description.contains("vae.safetensors") == true)
+    }
+
+    @Test("a config that does not match the weights is reported")
+    func mismatchedConfig() throws {
+        let folder = try copyOfFixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var dit = config["dit"] as! [String: Any]
+        dit["dim"] = 64
+        config["dit"] = dit
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
+        guard case .badWeights = error else { Issue.record("expected badWeights, got \(String(describing: error))"); return }
+    }
+
+    @Test("no model folder: the error says where Reel looked")
+    func absent() {
+        let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel.locate(environment: ["REEL_MODEL_DIR": "/nonexistent/reel-tiny"]) }
+        #expect(error?.description.contains("/nonexistent/reel-tiny") == true)
+    }
+}

@@ -1,0 +1,87 @@
+"""Parity fixtures for the Swift port of reel-tiny: a small, randomly initialised VAE and DiT built
+by scripts/train/models.py, fixed random inputs, and PyTorch's outputs.
+
+Every parameter is drawn at random (the trained model's zero-initialised gates would make a DiT
+fixture trivially zero). Writes to OUT/: config.json (the same layout as models/reel-tiny), vae.safetensors,
+dit.safetensors, and io.safetensors with the inputs and expected outputs.
+
+Run: scripts/reference/make_fixtures.sh  (or: $(scripts/reference/venv.sh) scripts/reference/reel_tiny_fixture.py OUT)
+"""
+import hashlib
+import json
+import os
+import sys
+
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
+import models  # noqa: E402
+
+VAE_CONFIG = dict(widths=(16, 16, 32, 32), latent_channels=4, encoder_blocks=(0, 1, 1), decoder_blocks=(1, 1, 1))
+DIT_CONFIG = dict(frames=4, latent_channels=4, latent_size=8, patch=2, dim=48, depth=2, heads=4, mlp_ratio=4,
+                  text_dim=384, frequency_dim=32)
+
+
+def randomise(module, generator, scale):
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            fan_in = p.shape[1] * (p[0, 0].numel() if p.dim() > 2 else 1) if p.dim() > 1 else p.shape[0]
+            std = scale / fan_in ** 0.5 if p.dim() > 1 else 0.1
+            p.copy_(torch.randn(p.shape, generator=generator) * std + (1.0 if "norm" in name and name.endswith("weight") else 0.0))
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1234)
+    vae = models.VAE(**VAE_CONFIG, log_variance=False).eval()  # as exported: the encoder keeps the mean
+    dit = models.DiT(**DIT_CONFIG).eval()
+    randomise(vae, g, 1.0)
+    randomise(dit, g, 1.0)
+
+    n, frames, c, s = 2, DIT_CONFIG["frames"], DIT_CONFIG["latent_channels"], DIT_CONFIG["latent_size"]
+    images = torch.rand(3, 3, 64, 64, generator=g) * 2 - 1
+    latents = torch.randn(3, c, s, s, generator=g)
+    x = torch.randn(n, frames, c, s, s, generator=g)
+    anchors = torch.randn(n, frames, c, s, s, generator=g)
+    mask = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    text = torch.randn(n, 384, generator=g)
+    text[1] = 0.0  # the unconditional (no text) item of a guidance batch
+    stride = torch.tensor([4.0, 1.0])
+    t = torch.tensor([0.73, 0.05])
+    with torch.no_grad():
+        mean = vae.encode(images)
+        decoded = vae.decode(latents)
+        velocity = dit(x, anchors, mask, text, stride, t)
+
+    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, os.path.join(out, "vae.safetensors"))
+    save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, os.path.join(out, "dit.safetensors"))
+    save_file({"images": images, "encoded_mean": mean.contiguous(),
+               "latents": latents, "decoded": decoded, "x": x, "anchors": anchors, "mask": mask, "text": text,
+               "stride": stride, "t": t, "velocity": velocity}, os.path.join(out, "io.safetensors"))
+    config = {
+        "name": "reel-tiny-parity-fixture",
+        "fps": 8,
+        "strides": [1, 2, 4, 8],
+        "vae": {"widths": list(VAE_CONFIG["widths"]), "latent_channels": VAE_CONFIG["latent_channels"],
+                "encoder_blocks": list(VAE_CONFIG["encoder_blocks"]), "decoder_blocks": list(VAE_CONFIG["decoder_blocks"]),
+                "groups": models.GROUPS, "norm_epsilon": models.VAE_NORM_EPS, "latent_shift": 0.0, "latent_scale": 1.0,
+                "image_size": 64},
+        "dit": {**{k: v for k, v in DIT_CONFIG.items()}, "norm_epsilon": models.DIT_NORM_EPS,
+                "mlp_activation": dit.blocks[0].mlp.activation.__name__},
+        "sha256": {name: sha256(os.path.join(out, name)) for name in ("vae.safetensors", "dit.safetensors")},
+    }
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    print(f"wrote reel-tiny parity fixtures to {out}")
+
+
+if __name__ == "__main__":
+    main()
