@@ -78,8 +78,8 @@ struct GenerateCommand: ParsableCommand {
     @Argument(help: "What the video shows.")
     var prompt: String
 
-    @Option(help: "Frames to keep from the window (1-16).")
-    var frames = 16
+    @Option(help: "Frames to keep from the window (default: the whole window, 16 for reel-tiny).")
+    var frames: Int?
 
     @Option(help: "Frame stride of the window in output frames (1 = consecutive frames).")
     var stride = 1
@@ -93,7 +93,12 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let generator = try loadGenerator()
         if let threads = sampler.threads { BLAS.threadCount = threads }
+        let frames = self.frames ?? generator.model.config.dit.frames
         do { try generator.validate(prompt: prompt, frames: frames, stride: stride) } catch { throw UserError(error.description) }
+        let folder = URL(fileURLWithPath: out).deletingLastPathComponent().path
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw UserError("Could not write \(out): the folder \(folder) does not exist or is not writable. Create it or choose another --out.")
+        }
         let bar = ProgressBar(label: "denoising", total: sampler.steps)
         let latents = generator.latents(prompt: prompt, seed: sampler.seed, stride: stride, settings: sampler.settings) { step, _ in bar.update(step) }
         let pixels = generator.decode(latents)
