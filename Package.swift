@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensors"]),
         .target(name: "Denoiser", dependencies: ["Models", "Tensors"]),
         .target(name: "Wire", dependencies: ["CZeroMQ"]),
-        .target(name: "Stitcher", dependencies: ["CFFmpeg"]),
+        .target(name: "Stitcher", dependencies: ["CFFmpeg", "Models", "Tensors"]),
         .target(name: "Evaluation", dependencies: ["Stitcher"]),
         .executableTarget(
             name: "ReelCLI",
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DenoiserTests", dependencies: ["Denoiser", "Models", "Tensors"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
-        .testTarget(name: "StitcherTests", dependencies: ["Stitcher"]),
+        .testTarget(name: "StitcherTests", dependencies: ["Stitcher", "Models", "Tensors"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Stitcher"]),
         .testTarget(name: "ReelCLITests", dependencies: []),
     ],

@@ -133,21 +133,3 @@ func loadGenerator() throws -> ClipGenerator {
     do { encoder = try MiniLMEncoder() } catch let error as TextEncoderError { throw UserError(error.description) }
     return ClipGenerator(model: model, textEncoder: encoder)
 }
-
-extension RGBFrame {
-    /// Frames from `[T, 3, H, W]` values in [-1, 1] (clamped, rounded to 8 bits).
-    static func frames(fromCHW pixels: Tensor) -> [RGBFrame] {
-        let (count, height, width) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
-        let plane = height * width
-        return (0..<count).map { t in
-            var bytes = [UInt8](repeating: 0, count: plane * 3)
-            for c in 0..<3 {
-                for i in 0..<plane {
-                    let v = (pixels.scalars[(t * 3 + c) * plane + i] + 1) * 127.5
-                    bytes[i * 3 + c] = UInt8(max(0, min(255, v.rounded())))
-                }
-            }
-            return RGBFrame(width: width, height: height, pixels: bytes)
-        }
-    }
-}

@@ -1,0 +1,141 @@
+import Foundation
+import Models
+import Tensors
+
+/// Turns latent frames into pictures: `[n, C, h, w]` (the DiT's unit-variance space) →
+/// `[n, 3, H, W]` in about [-1, 1].
+public protocol LatentFrameDecoder: Sendable {
+    func decodeFrames(_ latents: Tensor) -> Tensor
+}
+
+extension ReelTinyVAE: LatentFrameDecoder {
+    public func decodeFrames(_ latents: Tensor) -> Tensor { decode(rawLatents(latents)) }
+}
+
+/// Streams a film out of segments that arrive in any order.
+///
+/// The stitcher knows the plan's spans (which global frames each segment covers). Each time a
+/// segment arrives it emits, in order, every next frame whose covering segments have all arrived:
+/// blend in latent space → decode → encode. Segments are dropped once the film has moved past them,
+/// so memory holds only the segments around the write position, however long the film.
+public final class FilmStitcher {
+    public let totalFrames: Int
+    public let frameShape: [Int]
+    public private(set) var framesWritten = 0
+    /// Where each planned segment sits, by id.
+    private let plan: [String: Range<Int>]
+    private let spans: [(id: String, span: Range<Int>)]
+    private let longestSpan: Int
+    private var pending: [String: SegmentLatents] = [:]
+    private let blender: LatentBlender
+    private let decoder: any LatentFrameDecoder
+    private let writer: MP4Writer
+    /// Frames decoded per VAE call (batched for BLAS efficiency).
+    public var decodeBatch = 8
+
+    /// `plan` maps each segment id to the global frames it will cover; together they must cover
+    /// `0..<totalFrames` (a gap is reported here, before any work).
+    public init(plan: [String: Range<Int>], totalFrames: Int, frameShape: [Int], blender: LatentBlender,
+                decoder: any LatentFrameDecoder, writer: MP4Writer) throws(StitchError) {
+        var covered = [Bool](repeating: false, count: totalFrames)
+        for span in plan.values { for f in span where f >= 0 && f < totalFrames { covered[f] = true } }
+        if let first = covered.firstIndex(of: false) {
+            throw .gap(first..<(covered[first...].firstIndex(of: true) ?? totalFrames))
+        }
+        self.plan = plan
+        self.spans = plan.map { (id: $0.key, span: $0.value) }.sorted { ($0.span.lowerBound, $0.id) < ($1.span.lowerBound, $1.id) }
+        self.longestSpan = plan.values.map(\.count).max() ?? 0
+        self.totalFrames = totalFrames
+        self.frameShape = frameShape
+        self.blender = blender
+        self.decoder = decoder
+        self.writer = writer
+    }
+
+    /// Segments held in memory now.
+    public var heldSegments: Int { pending.count }
+
+    /// Takes one finished segment and writes every frame that has become ready.
+    public func add(_ segment: SegmentLatents) throws {
+        guard let span = plan[segment.id] else { throw StitchError.badSegment("\(segment.id) is not in the plan") }
+        guard span == segment.span else {
+            throw StitchError.badSegment("\(segment.id) covers frames \(segment.span) but the plan placed it at \(span)")
+        }
+        guard segment.frameShape == frameShape else {
+            throw StitchError.shapeMismatch(segment: segment.id, shape: segment.frameShape, expected: frameShape)
+        }
+        guard segment.values.count == segment.frames * segment.frameSize else {
+            throw StitchError.badSegment("\(segment.id) holds \(segment.values.count) values for \(segment.frames) frames of \(frameShape)")
+        }
+        if framesWritten >= span.upperBound { return }  // arrived after the film moved past it (a retry)
+        // AdaIN depends on the segment alone: apply it once, on arrival.
+        pending[segment.id] = blender.normalizedToAnchors([segment])[0]
+        try writeReadyFrames()
+    }
+
+    /// Ids of planned segments covering frame `f`, from the spans sorted by start.
+    private func covering(_ f: Int) -> [String] {
+        // Segments are bounded in length, so only those starting within the longest span before f matter.
+        var low = 0, high = spans.count
+        while low < high { let mid = (low + high) / 2; if spans[mid].span.lowerBound <= f { low = mid + 1 } else { high = mid } }
+        var ids: [String] = []
+        var i = low - 1
+        while i >= 0 && spans[i].span.lowerBound > f - longestSpan {
+            if spans[i].span.contains(f) { ids.append(spans[i].id) }
+            i -= 1
+        }
+        return ids
+    }
+
+    private func writeReadyFrames() throws {
+        var batch: [[Float]] = []
+        while framesWritten + batch.count < totalFrames {
+            let f = framesWritten + batch.count
+            let ids = covering(f)
+            guard ids.allSatisfy({ pending[$0] != nil }) else { break }
+            batch.append(blender.blend(frame: f, segments: ids.map { pending[$0]! }))
+            if batch.count == decodeBatch { try emit(&batch) }
+        }
+        if !batch.isEmpty { try emit(&batch) }
+    }
+
+    private func emit(_ batch: inout [[Float]]) throws {
+        let latents = Tensor(shape: [batch.count] + frameShape, scalars: batch.flatMap { $0 })
+        let pixels = decoder.decodeFrames(latents)
+        for frame in RGBFrame.frames(fromCHW: pixels) { try writer.append(frame) }
+        framesWritten += batch.count
+        batch.removeAll()
+        // Forget segments wholly behind the write position.
+        for (id, segment) in pending where segment.span.upperBound <= framesWritten { pending[id] = nil }
+    }
+
+    /// Finishes the film: every frame must have been written.
+    public func finish() throws {
+        guard framesWritten == totalFrames else {
+            let missing = plan.filter { pending[$0.key] == nil && $0.value.upperBound > framesWritten }.map(\.key).sorted()
+            throw StitchError.badSegment("the film stops at frame \(framesWritten) of \(totalFrames); segments not received: \(missing.prefix(8).joined(separator: ", "))")
+        }
+        try writer.finish()
+    }
+}
+
+extension RGBFrame {
+    /// Frames from `[T, 3, H, W]` values in [-1, 1] (clamped, rounded to 8 bits).
+    public static func frames(fromCHW pixels: Tensor) -> [RGBFrame] {
+        let (count, height, width) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
+        let plane = height * width
+        return (0..<count).map { t in
+            var bytes = [UInt8](repeating: 0, count: plane * 3)
+            pixels.scalars.withUnsafeBufferPointer { p in
+                for c in 0..<3 {
+                    let base = (t * 3 + c) * plane
+                    for i in 0..<plane {
+                        let v = (p[base + i] + 1) * 127.5
+                        bytes[i * 3 + c] = UInt8(max(0, min(255, v.rounded())))
+                    }
+                }
+            }
+            return RGBFrame(width: width, height: height, pixels: bytes)
+        }
+    }
+}
