@@ -52,6 +52,14 @@ public final class FilmStitcher {
         self.writer = writer
     }
 
+    /// Seams of a plan: every frame `f` where the set of segments covering `f` differs from the set
+    /// covering `f − 1` (the first frame after each change). Written to the film's `reel_seams` tag.
+    public static func seams(plan: [String: Range<Int>], totalFrames: Int) -> [Int] {
+        var starts = Set<Int>(), ends = Set<Int>()
+        for span in plan.values { starts.insert(span.lowerBound); ends.insert(span.upperBound) }
+        return starts.union(ends).filter { $0 > 0 && $0 < totalFrames }.sorted()
+    }
+
     /// Segments held in memory now.
     public var heldSegments: Int { pending.count }
 

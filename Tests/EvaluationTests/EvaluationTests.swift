@@ -100,3 +100,22 @@ struct EvaluationTests {
         #expect(ClipAnalysis().observe(WorldRenderer.render(clip, count: 1)[0]) == nil)
     }
 }
+
+@Suite("Seam metric")
+struct SeamMetricTests {
+    func flat(_ value: UInt8) -> RGBFrame { RGBFrame(width: 4, height: 4, pixels: [UInt8](repeating: value, count: 48)) }
+
+    @Test("a jump at a seam shows as a ratio above 1; smooth motion across it as 1")
+    func ratios() {
+        // Frames brighten by 2 per frame; at frame 5 a seam adds a jump of 10.
+        let jumpy = (0..<10).map { flat(UInt8(2 * $0 + ($0 >= 5 ? 10 : 0))) }
+        let report = SeamMetric.measure(frames: jumpy, seams: [5])!
+        #expect(abs(report.insideChange - 2) < 1e-9)
+        #expect(abs(report.seamChange - 12) < 1e-9)
+        #expect(abs(report.ratio - 6) < 1e-9)
+        #expect(report.seams == [SeamReport.Seam(frame: 5, ratio: 6)])
+        let smooth = (0..<10).map { flat(UInt8(2 * $0)) }
+        #expect(abs(SeamMetric.measure(frames: smooth, seams: [5])!.ratio - 1) < 1e-9)
+        #expect(SeamMetric.measure(frames: smooth, seams: []) == nil)
+    }
+}

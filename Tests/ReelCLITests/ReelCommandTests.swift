@@ -139,7 +139,8 @@ struct GenerateCommandTests {
         _ = try runReel(["generate", "a red ball", "--frames", "4", "--steps", "2", "--out", out], environment: ["REEL_MODEL_DIR": parityModel])
         let result = try runReel(["eval", out, "--prompt", "a crimson ball rolls to the left", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
-        let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        let output = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        let report = output["adherence"] as! [String: Any]
         #expect(report["frames"] as? Int == 4)
         let expected = report["expected"] as! [String: Any]
         #expect(expected["colour"] as? String == "red" && expected["motion"] as? String == "left")
