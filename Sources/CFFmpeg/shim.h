@@ -8,6 +8,9 @@
 #include <libavutil/opt.h>
 #include <libavutil/dict.h>
 #include <libswscale/swscale.h>
+#include <libswresample/swresample.h>
+#include <libavutil/audio_fifo.h>
+#include <libavutil/channel_layout.h>
 #include <errno.h>
 
 // Function-like macros and macro constants re-exported as functions Swift can call.
@@ -42,4 +45,8 @@ static inline int reel_sws_bicubic(void) { return SWS_BICUBIC; }
 static inline int reel_sws_bilinear(void) { return SWS_BILINEAR; }
 static inline int reel_sws_accurate_rnd(void) { return SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP; }
 static inline int reel_av_pkt_flag_key(void) { return AV_PKT_FLAG_KEY; }
+static inline int reel_ff_compliance_normal(void) { return FF_COMPLIANCE_NORMAL; }
+static inline int64_t reel_av_time_base(void) { return AV_TIME_BASE; }
+/// The default layout for a channel count (mono, stereo ...).
+static inline void reel_default_layout(AVChannelLayout *layout, int channels) { av_channel_layout_default(layout, channels); }
 #endif

@@ -19,12 +19,20 @@ public struct EncoderSettings: Sendable, Equatable {
     public var outputSize: FrameSize? = nil
     /// Key frame interval in frames; nil: two seconds.
     public var keyframeInterval: Int? = nil
+    /// A soundtrack to mux, trimmed or padded to the film: copied when MP4 takes its codec and it is
+    /// long enough, else transcoded to AAC. Needs `expectedFrames`.
+    public var soundtrack: URL? = nil
+    /// Frames the film will have (sets the soundtrack's length).
+    public var expectedFrames: Int? = nil
 
-    public init(crf: Int = 18, preset: String = "medium", outputSize: FrameSize? = nil, keyframeInterval: Int? = nil) {
+    public init(crf: Int = 18, preset: String = "medium", outputSize: FrameSize? = nil, keyframeInterval: Int? = nil,
+                soundtrack: URL? = nil, expectedFrames: Int? = nil) {
         self.crf = crf
         self.preset = preset
         self.outputSize = outputSize
         self.keyframeInterval = keyframeInterval
+        self.soundtrack = soundtrack
+        self.expectedFrames = expectedFrames
     }
 }
 
@@ -49,6 +57,7 @@ public final class MP4Writer {
     private var rgb: UnsafeMutablePointer<AVFrame>?
     private var yuv: UnsafeMutablePointer<AVFrame>?
     private var packet: UnsafeMutablePointer<AVPacket>?
+    private var soundtrack: SoundtrackMuxer?
     private var finished = false
 
     /// Opens the encoder and the temporary output. Throws if the directory is not writable, the
@@ -113,6 +122,12 @@ public final class MP4Writer {
         stream.pointee.avg_frame_rate = codec.pointee.framerate
         stream.pointee.r_frame_rate = codec.pointee.framerate
 
+        if let audio = settings.soundtrack {
+            guard let frames = settings.expectedFrames, frames > 0 else {
+                throw FFmpegError(call: "MP4Writer", message: "a soundtrack needs the film's frame count (expectedFrames)")
+            }
+            soundtrack = try SoundtrackMuxer(url: audio, output: format, duration: Double(frames) / Double(framesPerSecond))
+        }
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             av_dict_set(&format.pointee.metadata, key, value, 0)
         }
@@ -173,6 +188,7 @@ public final class MP4Writer {
         try avCheck(avcodec_send_frame(codec, yuv), "avcodec_send_frame")
         framesWritten += 1
         try drainPackets()
+        try soundtrack?.write(upTo: Double(framesWritten) / Double(framesPerSecond), into: format!)
     }
 
     /// Writes every packet the encoder has ready.
@@ -201,6 +217,8 @@ public final class MP4Writer {
         }
         _ = try avStep(avcodec_send_frame(codec, nil), "avcodec_send_frame(flush)")
         try drainPackets()
+        try soundtrack?.finish(into: format)
+        soundtrack = nil
         try avCheck(av_write_trailer(format), "av_write_trailer")
         if format.pointee.pb != nil { try avCheck(avio_closep(&format.pointee.pb), "avio_closep") }
         finished = true
@@ -213,6 +231,7 @@ public final class MP4Writer {
     }
 
     private func release() {
+        soundtrack = nil
         if let format, format.pointee.pb != nil { avio_closep(&format.pointee.pb) }
         avformat_free_context(format); format = nil
         avcodec_free_context(&codec)
