@@ -24,15 +24,19 @@ public struct EncoderSettings: Sendable, Equatable {
     public var soundtrack: URL? = nil
     /// Frames the film will have (sets the soundtrack's length).
     public var expectedFrames: Int? = nil
+    /// A fragmented MP4 that grows while the film renders (a fragment per key frame, playable
+    /// as it grows; video only). Removed when the film is finished.
+    public var preview: URL? = nil
 
     public init(crf: Int = 18, preset: String = "medium", outputSize: FrameSize? = nil, keyframeInterval: Int? = nil,
-                soundtrack: URL? = nil, expectedFrames: Int? = nil) {
+                soundtrack: URL? = nil, expectedFrames: Int? = nil, preview: URL? = nil) {
         self.crf = crf
         self.preset = preset
         self.outputSize = outputSize
         self.keyframeInterval = keyframeInterval
         self.soundtrack = soundtrack
         self.expectedFrames = expectedFrames
+        self.preview = preview
     }
 }
 
@@ -58,6 +62,7 @@ public final class MP4Writer {
     private var yuv: UnsafeMutablePointer<AVFrame>?
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var soundtrack: SoundtrackMuxer?
+    private var preview: (format: UnsafeMutablePointer<AVFormatContext>, stream: UnsafeMutablePointer<AVStream>, url: URL)?
     private var finished = false
 
     /// Opens the encoder and the temporary output. Throws if the directory is not writable, the
@@ -139,6 +144,8 @@ public final class MP4Writer {
         defer { av_dict_free(&options) }
         try avCheck(avformat_write_header(format, &options), "avformat_write_header")
 
+        if let previewURL = settings.preview { try openPreview(previewURL, codec: codec) }
+
         guard let scaler = sws_getContext(Int32(inputWidth), Int32(inputHeight), AV_PIX_FMT_RGB24,
                                           Int32(outW), Int32(outH), AV_PIX_FMT_YUV420P,
                                           reel_sws_bicubic() | reel_sws_accurate_rnd(), nil, nil, nil) else {
@@ -149,6 +156,25 @@ public final class MP4Writer {
         yuv = try Self.allocateFrame(width: outW, height: outH, format: AV_PIX_FMT_YUV420P)
         guard let packet = av_packet_alloc() else { throw FFmpegError(call: "av_packet_alloc", message: "out of memory") }
         self.packet = packet
+    }
+
+    private func openPreview(_ url: URL, codec: UnsafeMutablePointer<AVCodecContext>) throws(FFmpegError) {
+        var context: UnsafeMutablePointer<AVFormatContext>? = nil
+        try avCheck(avformat_alloc_output_context2(&context, nil, "mp4", url.path), "avformat_alloc_output_context2(preview)")
+        guard let context else { throw FFmpegError(call: "avformat_alloc_output_context2", message: "no preview context") }
+        guard let stream = avformat_new_stream(context, nil) else {
+            avformat_free_context(context)
+            throw FFmpegError(call: "avformat_new_stream(preview)", message: "out of memory")
+        }
+        preview = (context, stream, url)
+        try avCheck(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "avcodec_parameters_from_context(preview)")
+        stream.pointee.time_base = codec.pointee.time_base
+        stream.pointee.avg_frame_rate = codec.pointee.framerate
+        try avCheck(avio_open(&context.pointee.pb, url.path, reel_avio_flag_write()), "avio_open(\(url.path))")
+        var options: OpaquePointer? = nil
+        av_dict_set(&options, "movflags", "+frag_keyframe+empty_moov+default_base_moof", 0)
+        defer { av_dict_free(&options) }
+        try avCheck(avformat_write_header(context, &options), "avformat_write_header(preview)")
     }
 
     static func allocateFrame(width: Int, height: Int, format pixelFormat: AVPixelFormat) throws(FFmpegError) -> UnsafeMutablePointer<AVFrame> {
@@ -198,6 +224,15 @@ public final class MP4Writer {
             switch try avStep(avcodec_receive_packet(codec, packet), "avcodec_receive_packet") {
             case .again, .endOfStream: return
             case .ok:
+                if let preview, let copy = av_packet_clone(packet) {
+                    var doomed: UnsafeMutablePointer<AVPacket>? = copy
+                    av_packet_rescale_ts(copy, codec.pointee.time_base, preview.stream.pointee.time_base)
+                    copy.pointee.stream_index = 0
+                    let rc = av_interleaved_write_frame(preview.format, copy)
+                    av_packet_free(&doomed)
+                    try avCheck(rc, "av_interleaved_write_frame(preview)")
+                    avio_flush(preview.format.pointee.pb)
+                }
                 av_packet_rescale_ts(packet, codec.pointee.time_base, stream.pointee.time_base)
                 packet.pointee.stream_index = stream.pointee.index
                 let rc = av_interleaved_write_frame(format, packet)
@@ -219,6 +254,7 @@ public final class MP4Writer {
         try drainPackets()
         try soundtrack?.finish(into: format)
         soundtrack = nil
+        closePreview()
         try avCheck(av_write_trailer(format), "av_write_trailer")
         if format.pointee.pb != nil { try avCheck(avio_closep(&format.pointee.pb), "avio_closep") }
         finished = true
@@ -230,8 +266,21 @@ public final class MP4Writer {
         }
     }
 
+    /// Ends and removes the preview: the finished film (or nothing) replaces it.
+    private func closePreview() {
+        guard let preview else { return }
+        if preview.format.pointee.pb != nil {
+            av_write_trailer(preview.format)
+            avio_closep(&preview.format.pointee.pb)
+        }
+        avformat_free_context(preview.format)
+        try? FileManager.default.removeItem(at: preview.url)
+        self.preview = nil
+    }
+
     private func release() {
         soundtrack = nil
+        closePreview()
         if let format, format.pointee.pb != nil { avio_closep(&format.pointee.pb) }
         avformat_free_context(format); format = nil
         avcodec_free_context(&codec)

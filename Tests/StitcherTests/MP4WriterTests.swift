@@ -180,3 +180,28 @@ struct MP4WriterTests {
         #expect(error?.message.isEmpty == false)
     }
 }
+
+@Suite("Preview while rendering")
+struct PreviewTests {
+    @Test("a fragmented preview grows, plays with what is written so far, and goes away when the film is done")
+    func preview() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let previewURL = dir.appendingPathComponent("film.preview.mp4")
+        let writer = try MP4Writer(url: dir.appendingPathComponent("film.mp4"), width: 32, height: 32, framesPerSecond: 8,
+                                   settings: EncoderSettings(preset: "ultrafast", keyframeInterval: 8, preview: previewURL))
+        let frames = syntheticFrames(count: 40, width: 32, height: 32)
+        var sizes: [Int] = []
+        for (i, frame) in frames.enumerated() {
+            try writer.append(frame)
+            if i == 20 || i == 39 { sizes.append((try FileManager.default.attributesOfItem(atPath: previewURL.path)[.size] as! NSNumber).intValue) }
+        }
+        // Mid-render the preview is a playable fragmented MP4 holding the frames flushed so far.
+        let partial = try MP4Reader(url: previewURL).readAll()
+        #expect(partial.count >= 16 && partial.count < 40, "preview holds \(partial.count) frames")
+        #expect(sizes[1] > sizes[0], "the preview grows: \(sizes)")
+        try writer.finish()
+        #expect(!FileManager.default.fileExists(atPath: previewURL.path))
+        #expect(try MP4Reader(url: dir.appendingPathComponent("film.mp4")).readAll().count == 40)
+    }
+}
