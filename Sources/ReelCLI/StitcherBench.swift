@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import Models
+import Stitcher
+import Tensors
+
+struct StitcherBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stitcher",
+        abstract: "Stitch a synthetic film (blend + VAE decode + encode): fps next to raw libx264 fps, and peak RSS.",
+        discussion: """
+            Segments of 16 latent frames every 12 (overlap 4) are generated on the fly as smooth \
+            deterministic patterns and fed to the streaming stitcher in order, then the same decoded \
+            frames are encoded again by a bare MP4Writer for the raw-encoder figure. Peak RSS is the \
+            process's (getrusage): run once per --minutes value to compare lengths.
+            """
+    )
+
+    @Option(help: "Film length in minutes at the model's frame rate.")
+    var minutes: Double = 1
+
+    @Option(help: "Output size WIDTHxHEIGHT (swscale from 64x64).")
+    var size = "256x256"
+
+    @Option(help: "x264 preset.")
+    var preset = "veryfast"
+
+    @Option(help: "Blend ramp.")
+    var ramp: BlendRamp = .cosine
+
+    @Flag(help: "Skip the raw-encoder comparison (it keeps decoded frames in memory).")
+    var skipRaw = false
+
+    func run() throws {
+        let model: ReelTinyModel
+        do { model = try ReelTinyModel() } catch { throw UserError(error.description) }
+        let parts = size.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2 else { throw ValidationError("--size takes WIDTHxHEIGHT") }
+        let fps = model.config.fps
+        let total = Int(minutes * 60 * Double(fps))
+        let shape = [model.config.vae.latentChannels, 8, 8]
+        let window = 16, step = 12
+        var plan: [String: Range<Int>] = [:]
+        var start = 0
+        while true {
+            let s = min(start, max(0, total - window))
+            plan["seg\(s)"] = s..<min(s + window, total)
+            if s + window >= total { break }
+            start += step
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reel-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let settings = EncoderSettings(crf: 18, preset: preset, outputSize: FrameSize(width: parts[0], height: parts[1]))
+        let writer = try MP4Writer(url: dir.appendingPathComponent("film.mp4"), width: 64, height: 64, framesPerSecond: fps, settings: settings)
+        let stitcher = try FilmStitcher(plan: plan, totalFrames: total, frameShape: shape, blender: LatentBlender(ramp: ramp),
+                                        decoder: model.vae, writer: writer)
+        let bar = ProgressBar(label: "stitching", total: total)
+        let begin = DispatchTime.now().uptimeNanoseconds
+        var maxHeld = 0
+        for (id, span) in plan.sorted(by: { $0.value.lowerBound < $1.value.lowerBound }) {
+            let perFrame = shape.reduce(1, *)
+            var values = [Float](repeating: 0, count: span.count * perFrame)
+            for (k, f) in span.enumerated() {
+                for i in 0..<perFrame {
+                    let c = Float(i / 64), y = Float((i / 8) % 8), x = Float(i % 8)
+                    values[k * perFrame + i] = sinf(0.07 * Float(f) + c + 0.5 * x) * cosf(0.3 * y + 0.05 * Float(f))
+                }
+            }
+            try stitcher.add(SegmentLatents(id: id, start: span.lowerBound, frames: span.count, frameShape: shape, values: values))
+            maxHeld = max(maxHeld, stitcher.heldSegments)
+            bar.update(stitcher.framesWritten)
+        }
+        try stitcher.finish()
+        let stitchSeconds = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+        print(String(format: "stitch %d frames (%.1f min at %d fps, %d segments, %@ → %@, %@): %.1f s = %.1f fps; at most %d segments held",
+                     total, minutes, fps, plan.count, "64x64", size, preset, stitchSeconds, Double(total) / stitchSeconds, maxHeld))
+        print(String(format: "peak RSS after stitching: %.1f MiB", Self.peakRSSMiB()))
+        if !skipRaw {
+            let frames = try MP4Reader(url: dir.appendingPathComponent("film.mp4")).readAll().prefix(min(total, 2000))
+            let small = frames.map { Self.shrink($0, to: 64) }
+            let raw = try MP4Writer(url: dir.appendingPathComponent("raw.mp4"), width: 64, height: 64, framesPerSecond: fps, settings: settings)
+            let rawBegin = DispatchTime.now().uptimeNanoseconds
+            for frame in small { try raw.append(frame) }
+            try raw.finish()
+            let rawSeconds = Double(DispatchTime.now().uptimeNanoseconds - rawBegin) / 1e9
+            print(String(format: "raw libx264 on the same %d frames (64x64 → %@, %@): %.1f fps; stitcher/raw = %.0f%%",
+                         small.count, size, preset, Double(small.count) / rawSeconds, 100 * (Double(total) / stitchSeconds) / (Double(small.count) / rawSeconds)))
+        }
+    }
+
+    static func peakRSSMiB() -> Double {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+
+    /// Box-filter a frame down to size×size (the stitcher's input size for the raw comparison).
+    static func shrink(_ frame: RGBFrame, to size: Int) -> RGBFrame {
+        if frame.width == size { return frame }
+        let fx = frame.width / size, fy = frame.height / size
+        var pixels = [UInt8](repeating: 0, count: size * size * 3)
+        for y in 0..<size { for x in 0..<size { for c in 0..<3 {
+            var sum = 0
+            for dy in 0..<fy { for dx in 0..<fx { sum += Int(frame.pixels[((y * fy + dy) * frame.width + x * fx + dx) * 3 + c]) } }
+            pixels[(y * size + x) * 3 + c] = UInt8(sum / (fx * fy))
+        }}}
+        return RGBFrame(width: size, height: size, pixels: pixels)
+    }
+}
+
+extension BlendRamp: ExpressibleByArgument {}
