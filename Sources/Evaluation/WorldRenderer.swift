@@ -41,16 +41,17 @@ public enum WorldRenderer {
     public static var backgroundNames: [String] { backgrounds.keys.sorted() }
     static let radii = ["small": 6.0, "big": 10.0]
     static let speed = 8.0, bouncePeriod = 1.5, bounceHeight = 14.0, circlePeriod = 3.0, circleRadius = 12.0
-    static let growPeriod = 3.0, growRange = (0.6, 1.4)
+    static let growPeriod = 3.0, growRange = (0.6, 1.4), margin = 2.0
 
     /// Subject centre and radius at time `t` seconds.
     static func state(_ clip: WorldClip, at t: Double) -> (x: Double, y: Double, r: Double) {
         let r0 = radii[clip.size]!
         var (x, y, r) = (clip.anchor.x, clip.anchor.y, r0)
+        // Looping track: at one edge the subject jumps to the other, always whole, `margin` px clear.
         func wrap(_ p0: Double, _ v: Double) -> Double {
-            let length = Double(size) + 2 * r0 + 2
-            let p = (p0 + v * t + r0 + 1).truncatingRemainder(dividingBy: length)
-            return (p < 0 ? p + length : p) - r0 - 1
+            let lo = r0 + margin, length = Double(size) - 2 * (r0 + margin)
+            let p = (p0 - lo + v * t).truncatingRemainder(dividingBy: length)
+            return lo + (p < 0 ? p + length : p)
         }
         switch clip.motion {
         case "left": x = wrap(clip.anchor.x, -speed)

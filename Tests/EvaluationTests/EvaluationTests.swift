@@ -9,8 +9,6 @@ func anchor(for motion: String, size: String, index: Int) -> (x: Double, y: Doub
     let f = Double((index * 37) % 100) / 100, g = Double((index * 61) % 100) / 100
     let lo = r + 2, hi = 64 - r - 2
     switch motion {
-    case "left", "right": return (-r - 1 + f * (66 + 2 * r), lo + g * (hi - lo))
-    case "up", "down": return (lo + f * (hi - lo), -r - 1 + g * (66 + 2 * r))
     case "bounce": return (lo + f * (hi - lo), lo + 14 + g * (hi - lo - 14))
     case "circle": return (lo + 12 + f * (hi - lo - 24), lo + 12 + g * (hi - lo - 24))
     case "grow", "shrink": let big = r * 1.4; return (big + 2 + f * (60 - 2 * big), big + 2 + g * (60 - 2 * big))
