@@ -43,9 +43,19 @@ public struct ClipGenerator: Sendable {
     public func latents(prompt: String, seed: UInt64, stride: Int = 1, settings: SamplerSettings,
                         progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
         let dit = model.dit
-        let noise = NoiseField(seed: seed).window(frames: Array(0..<dit.windowFrames), level: 0, frameShape: dit.frameShape)
-        let text = textEncoder.embed(prompt)
-        let conditioning = WindowConditioning.unanchored(text: text, stride: stride, frames: dit.windowFrames, frameShape: dit.frameShape)
+        return latents(text: textEncoder.embed(prompt), seed: seed, startFrame: 0, stride: stride,
+                       anchors: Tensor(zeros: [dit.windowFrames] + dit.frameShape),
+                       mask: Array(repeating: false, count: dit.windowFrames), settings: settings, progress: progress)
+    }
+
+    /// A window whose first frame is global frame `startFrame` (frames `startFrame + k·stride`),
+    /// conditioned on `anchors` where `mask` is true. Its noise is the film's noise for those frames.
+    public func latents(text: [Float], seed: UInt64, startFrame: Int, stride: Int, anchors: Tensor, mask: [Bool],
+                        level: Int = 0, settings: SamplerSettings, progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
+        let dit = model.dit
+        let frames = (0..<dit.windowFrames).map { startFrame + $0 * stride }
+        let noise = NoiseField(seed: seed).window(frames: frames, level: level, frameShape: dit.frameShape)
+        let conditioning = WindowConditioning(text: text, stride: stride, anchors: anchors, mask: mask)
         return FlowMatchSampler(settings: settings).sample(model: dit, noise: [noise], conditioning: [conditioning], progress: progress)[0]
     }
 
