@@ -11,7 +11,7 @@ struct Reel: AsyncParsableCommand {
             the tensor kernels and the MP4 writer. Run scripts/setup.sh once to install what Reel needs.
             """,
         version: ReelVersion.current,
-        subcommands: [GenerateCommand.self, EvalCommand.self, EmbedCommand.self, BenchCommand.self]
+        subcommands: [GenerateCommand.self, EvalCommand.self, EvalSetCommand.self, EmbedCommand.self, BenchCommand.self]
     )
 }
 
