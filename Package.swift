@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "DenoiserTests", dependencies: ["Denoiser", "Models", "Tensors"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "StitcherTests", dependencies: ["Stitcher", "Models", "Tensors"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Stitcher"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Stitcher", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReelCLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]
