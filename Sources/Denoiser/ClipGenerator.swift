@@ -36,7 +36,7 @@ public struct ClipGenerator: Sendable {
         guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .emptyPrompt }
         let window = model.config.dit.frames
         guard (1...window).contains(frames) else { throw .framesOutOfRange(requested: frames, supported: 1...window) }
-        guard model.config.strides.contains(stride) else { throw .strideUnsupported(requested: stride, supported: model.config.strides) }
+        guard model.config.stridesTrained.contains(stride) else { throw .strideUnsupported(requested: stride, supported: model.config.stridesTrained) }
     }
 
     /// Clean latents `[T, C, H, W]` in the DiT's unit-variance space, for the whole window.

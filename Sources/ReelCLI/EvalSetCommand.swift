@@ -51,6 +51,7 @@ struct EvalSetCommand: ParsableCommand {
         let chosen = Array(set.prefix(limit ?? set.count))
         let generator = try loadGenerator()
         if let threads = sampler.threads { BLAS.threadCount = threads }
+        let settings = sampler.settings(for: generator.model.config)
         let folder = out.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-eval-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -61,7 +62,7 @@ struct EvalSetCommand: ParsableCommand {
         let bar = ProgressBar(label: "evaluating", total: chosen.count)
         let begin = Date()
         for (index, item) in chosen.enumerated() {
-            let latents = generator.latents(prompt: item.text, seed: sampler.seed, settings: sampler.settings)
+            let latents = generator.latents(prompt: item.text, seed: sampler.seed, settings: settings)
             let frames = RGBFrame.frames(fromCHW: generator.decode(latents))
             let url = folder.appendingPathComponent(String(format: "%03d.mp4", index))
             let writer = try MP4Writer(url: url, width: frames[0].width, height: frames[0].height, framesPerSecond: generator.model.config.fps,
@@ -84,7 +85,7 @@ struct EvalSetCommand: ParsableCommand {
             return
         }
         print(String(format: "%d prompts, seed %llu, %d steps, cfg %.1f, %@: %.1f s",
-                     scored.count, sampler.seed, sampler.steps, sampler.cfg, sampler.method.rawValue, Date().timeIntervalSince(begin)))
+                     scored.count, sampler.seed, settings.steps, settings.guidance, settings.method.rawValue, Date().timeIntervalSince(begin)))
         print(String(format: "colour %.1f%%   shape %.1f%%   motion %.1f%%   (all three %.1f%%)",
                      100 * rate(\.colour, scored), 100 * rate(\.shape, scored), 100 * rate(\.motion, scored),
                      100 * Double(scored.filter { $0.colour && $0.shape && $0.motion }.count) / n))

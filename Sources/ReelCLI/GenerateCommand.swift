@@ -10,14 +10,14 @@ struct SamplerOptions: ParsableArguments {
     @Option(help: "Random seed: the same prompt, seed and options give the same video.")
     var seed: UInt64 = 0
 
-    @Option(help: "Denoising steps (more: slower, cleaner).")
-    var steps = 20
+    @Option(help: "Denoising steps (more: slower, cleaner). Default: the model's (reel-tiny: 24).")
+    var steps: Int?
 
-    @Option(help: "Classifier-free guidance weight (1 disables guidance).")
-    var cfg: Float = 4
+    @Option(help: "Classifier-free guidance weight (1 disables guidance). Default: the model's (reel-tiny: 4).")
+    var cfg: Float?
 
-    @Option(help: "Time-schedule shift (>1 spends more steps at high noise).")
-    var shift: Float = 3
+    @Option(help: "Time-schedule shift (>1 spends more steps at high noise). Default: the model's (reel-tiny: 1).")
+    var shift: Float?
 
     @Option(help: "Sampler: euler (one model call per step) or heun (second order, two calls).")
     var method: SamplingMethod = .euler
@@ -26,13 +26,17 @@ struct SamplerOptions: ParsableArguments {
     var threads: Int?
 
     func validate() throws {
-        guard (1...1000).contains(steps) else { throw ValidationError("--steps must be between 1 and 1000") }
-        guard cfg >= 0 && cfg <= 30 else { throw ValidationError("--cfg must be between 0 and 30") }
-        guard shift > 0 else { throw ValidationError("--shift must be positive") }
+        if let steps, !(1...1000).contains(steps) { throw ValidationError("--steps must be between 1 and 1000") }
+        if let cfg, !(cfg >= 0 && cfg <= 30) { throw ValidationError("--cfg must be between 0 and 30") }
+        if let shift, shift <= 0 { throw ValidationError("--shift must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    var settings: SamplerSettings { SamplerSettings(steps: steps, guidance: cfg, shift: shift, method: method) }
+    /// The options over the model's defaults.
+    func settings(for config: ReelTinyConfig) -> SamplerSettings {
+        SamplerSettings(steps: steps ?? config.sampler.steps, guidance: cfg ?? config.sampler.cfgScale,
+                        shift: shift ?? config.sampler.shift, method: method)
+    }
 }
 
 /// Options of the MP4 encoder, shared by every command that writes a video.
@@ -99,8 +103,9 @@ struct GenerateCommand: ParsableCommand {
         guard FileManager.default.isWritableFile(atPath: folder) else {
             throw UserError("Could not write \(out): the folder \(folder) does not exist or is not writable. Create it or choose another --out.")
         }
-        let bar = ProgressBar(label: "denoising", total: sampler.steps)
-        let latents = generator.latents(prompt: prompt, seed: sampler.seed, stride: stride, settings: sampler.settings) { step, _ in bar.update(step) }
+        let settings = sampler.settings(for: generator.model.config)
+        let bar = ProgressBar(label: "denoising", total: settings.steps)
+        let latents = generator.latents(prompt: prompt, seed: sampler.seed, stride: stride, settings: settings) { step, _ in bar.update(step) }
         let pixels = generator.decode(latents)
         let rgb = RGBFrame.frames(fromCHW: pixels).prefix(frames)
         let fps = generator.model.config.fps
@@ -113,7 +118,7 @@ struct GenerateCommand: ParsableCommand {
         } catch {
             throw UserError("Could not write \(out): \(error.description). Check that the folder exists and is writable.")
         }
-        print("wrote \(out): \(rgb.count) frames at \(fps) fps, seed \(sampler.seed), \(sampler.steps) steps, cfg \(sampler.cfg)")
+        print("wrote \(out): \(rgb.count) frames at \(fps) fps, seed \(sampler.seed), \(settings.steps) steps, cfg \(settings.guidance)")
     }
 
     func provenance(generator: ClipGenerator) -> [String: String] {

@@ -56,7 +56,7 @@ struct SeamBench: ParsableCommand {
                     mask[k] = true
                 }
             }
-            let z = generator.latents(text: text, seed: sampler.seed, startFrame: start, stride: 1, anchors: anchors, mask: mask, settings: sampler.settings)
+            let z = generator.latents(text: text, seed: sampler.seed, startFrame: start, stride: 1, anchors: anchors, mask: mask, settings: sampler.settings(for: generator.model.config))
             segments.append(SegmentLatents(id: "w\(i)", start: start, frames: window, frameShape: shape, values: z.scalars,
                                            anchorFrames: Array(0..<(i == 0 ? 0 : anchored))))
             bar.update(i + 1)

@@ -66,17 +66,21 @@ def main():
     save_file({"images": images, "encoded_mean": mean.contiguous(),
                "latents": latents, "decoded": decoded, "x": x, "anchors": anchors, "mask": mask, "text": text,
                "stride": stride, "t": t, "velocity": velocity}, os.path.join(out, "io.safetensors"))
+    # The same layout scripts/train/export.py writes for models/reel-tiny.
     config = {
         "name": "reel-tiny-parity-fixture",
-        "fps": 8,
-        "strides": [1, 2, 4, 8],
-        "vae": {"widths": list(VAE_CONFIG["widths"]), "latent_channels": VAE_CONFIG["latent_channels"],
+        "format_version": 1,
+        "video": {"width": 64, "height": 64, "fps": 8, "window_frames": DIT_CONFIG["frames"]},
+        "vae": {"weights": "vae.safetensors", "sha256": sha256(os.path.join(out, "vae.safetensors")),
+                "widths": list(VAE_CONFIG["widths"]), "latent_channels": VAE_CONFIG["latent_channels"], "latent_size": 8,
                 "encoder_blocks": list(VAE_CONFIG["encoder_blocks"]), "decoder_blocks": list(VAE_CONFIG["decoder_blocks"]),
-                "groups": models.GROUPS, "norm_epsilon": models.VAE_NORM_EPS, "latent_shift": 0.0, "latent_scale": 1.0,
-                "image_size": 64},
-        "dit": {**{k: v for k, v in DIT_CONFIG.items()}, "norm_epsilon": models.DIT_NORM_EPS,
-                "mlp_activation": dit.blocks[0].mlp.activation.__name__},
-        "sha256": {name: sha256(os.path.join(out, name)) for name in ("vae.safetensors", "dit.safetensors")},
+                "group_norm_groups": models.GROUPS, "group_norm_eps": models.VAE_NORM_EPS,
+                "latent_shift": 0.0, "latent_scale": 1.0},
+        "dit": {"weights": "dit.safetensors", "sha256": sha256(os.path.join(out, "dit.safetensors")), **DIT_CONFIG,
+                "layer_norm_eps": models.DIT_NORM_EPS,
+                "gelu": "tanh" if dit.blocks[0].mlp.activation.__name__.endswith("tanh") else "exact (erf)"},
+        "sampler": {"steps": 8, "cfg_scale": 4.0, "shift": 1.0},
+        "strides_trained": [1, 2, 4, 8],
     }
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)

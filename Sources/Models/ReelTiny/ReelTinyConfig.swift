@@ -1,21 +1,34 @@
 import Foundation
 
-/// reel-tiny's `config.json`: the shapes of both networks, the latent normalisation, the flow
-/// convention and the checksums of the weight files.
+/// reel-tiny's `config.json` as scripts/train/export.py writes it: the shapes of both networks,
+/// the latent normalisation, the flow convention, the sampler defaults and the checksums of the
+/// weight files. Decoded with snake_case keys; fields Swift does not need are ignored.
 public struct ReelTinyConfig: Sendable, Decodable {
+    public struct Video: Sendable, Decodable {
+        public let width: Int
+        public let height: Int
+        public let fps: Int
+        public let windowFrames: Int
+    }
+
     public struct VAE: Sendable, Decodable {
+        public let weights: String
+        public let sha256: String
         public let widths: [Int]
         public let latentChannels: Int
+        public let latentSize: Int
         public let encoderBlocks: [Int]
         public let decoderBlocks: [Int]
-        public let groups: Int
-        public let normEpsilon: Float
+        public let groupNormGroups: Int
+        public let groupNormEps: Float
         public let latentShift: Float
         public let latentScale: Float
-        public let imageSize: Int
+        public let heldOutPsnrDb: Double?
     }
 
     public struct DiT: Sendable, Decodable {
+        public let weights: String
+        public let sha256: String
         public let frames: Int
         public let latentChannels: Int
         public let latentSize: Int
@@ -26,19 +39,27 @@ public struct ReelTinyConfig: Sendable, Decodable {
         public let mlpRatio: Int
         public let textDim: Int
         public let frequencyDim: Int
-        public let normEpsilon: Float
-        /// The transformer MLP's activation: "gelu" (exact, erf) or "gelu_tanh".
-        public let mlpActivation: String
+        public let layerNormEps: Float
+        /// "exact (erf)" or "tanh".
+        public let gelu: String
+    }
+
+    /// Defaults for sampling this model.
+    public struct Sampler: Sendable, Decodable {
+        public let steps: Int
+        public let cfgScale: Float
+        public let shift: Float
     }
 
     public let name: String
-    public let fps: Int
+    public let video: Video
     public let vae: VAE
     public let dit: DiT
-    /// SHA-256 (hex) of each weights file by file name.
-    public let sha256: [String: String]
-    /// Strides (in frames at `fps`) the DiT was trained on.
-    public let strides: [Int]
+    public let sampler: Sampler
+    /// Frame strides the DiT was trained on.
+    public let stridesTrained: [Int]
+
+    public var fps: Int { video.fps }
 }
 
 /// Why reel-tiny could not load. The message says what to do.

@@ -89,7 +89,7 @@ public struct ReelTinyDiT: Sendable {
         textMLP = try MLP(w, "text_mlp", inputs: config.textDim, hidden: d, outputs: d, activation: .silu)
         blocks = try (0..<config.depth).map {
             try DiTBlock(w.scoped("blocks.\($0)."), dim: d, heads: config.heads, mlpRatio: config.mlpRatio,
-                         epsilon: config.normEpsilon, activation: config.mlpActivation == "gelu_tanh" ? .geluTanh : .gelu)
+                         epsilon: config.layerNormEps, activation: config.gelu.hasPrefix("tanh") ? .geluTanh : .gelu)
         }
         modulationOut = try Linear(w, "modulation_out", inputs: d, outputs: 2 * d)
         out = try Linear(w, "out", inputs: d, outputs: c * p * p)
@@ -153,7 +153,7 @@ public struct ReelTinyDiT: Sendable {
         let conditioningSiLU = conditioning(text: text, strides: strides, times: times).silu()
         for block in blocks { h = block(h, conditioningSiLU) }
         let final = modulationOut(conditioningSiLU).chunkedLastAxis(2)
-        let patches = out(h.layerNorm(epsilon: config.normEpsilon).modulated(shift: final[0], scale: final[1]))
+        let patches = out(h.layerNorm(epsilon: config.layerNormEps).modulated(shift: final[0], scale: final[1]))
         return patches.reshaped([n, frames, g, g, c, p, p]).permuted([0, 1, 4, 2, 5, 3, 6]).reshaped([n, frames, c, size, size])
     }
 }

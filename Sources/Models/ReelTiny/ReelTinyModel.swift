@@ -22,10 +22,9 @@ public struct ReelTinyModel: Sendable {
         do { config = try decoder.decode(ReelTinyConfig.self, from: configData) } catch {
             throw .badConfig("\(error)")
         }
-        func open(_ name: String) throws(ReelTinyError) -> SafetensorsFile {
+        func open(_ name: String, expected: String) throws(ReelTinyError) -> SafetensorsFile {
             let url = folder.appendingPathComponent(name)
             guard let data = try? Data(contentsOf: url, options: .alwaysMapped) else { throw .missing(url.path) }
-            guard let expected = config.sha256[name] else { throw .badConfig("no sha256 for \(name)") }
             let actual = data.withUnsafeBytes { raw in
                 var hasher = SHA256()
                 hasher.update(buffer: raw)
@@ -34,7 +33,8 @@ public struct ReelTinyModel: Sendable {
             guard actual == expected.lowercased() else { throw .checksumMismatch(file: name, expected: expected, actual: actual) }
             do { return try SafetensorsFile(bytes: data, source: url.path) } catch { throw .badWeights(error.description) }
         }
-        let vaeFile = try open("vae.safetensors"), ditFile = try open("dit.safetensors")
+        let vaeFile = try open(config.vae.weights, expected: config.vae.sha256)
+        let ditFile = try open(config.dit.weights, expected: config.dit.sha256)
         do {
             self.vae = try ReelTinyVAE(weights: vaeFile, config: config.vae)
             self.dit = try ReelTinyDiT(weights: ditFile, config: config.dit)

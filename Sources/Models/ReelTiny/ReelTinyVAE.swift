@@ -60,9 +60,9 @@ struct ResBlock: Sendable {
     let norm1: GroupNorm, conv1: Conv2d, norm2: GroupNorm, conv2: Conv2d
 
     init(_ w: WeightTable, _ name: String, channels: Int, config: ReelTinyConfig.VAE) throws {
-        norm1 = try GroupNorm(w, "\(name).norm1", channels: channels, groups: config.groups, epsilon: config.normEpsilon)
+        norm1 = try GroupNorm(w, "\(name).norm1", channels: channels, groups: config.groupNormGroups, epsilon: config.groupNormEps)
         conv1 = try Conv2d(w, "\(name).conv1", inputs: channels, outputs: channels)
-        norm2 = try GroupNorm(w, "\(name).norm2", channels: channels, groups: config.groups, epsilon: config.normEpsilon)
+        norm2 = try GroupNorm(w, "\(name).norm2", channels: channels, groups: config.groupNormGroups, epsilon: config.groupNormEps)
         conv2 = try Conv2d(w, "\(name).conv2", inputs: channels, outputs: channels)
     }
 
@@ -106,7 +106,7 @@ public struct ReelTinyVAE: Sendable {
                 down: try Conv2d(lw, "down", inputs: widths[level], outputs: widths[level + 1], stride: 2))
         }
         encoderMid = try ResBlock(e, "mid", channels: widths.last!, config: config)
-        encoderNorm = try GroupNorm(e, "norm_out", channels: widths.last!, groups: config.groups, epsilon: config.normEpsilon)
+        encoderNorm = try GroupNorm(e, "norm_out", channels: widths.last!, groups: config.groupNormGroups, epsilon: config.groupNormEps)
         encoderOut = try Conv2d(e, "conv_out", inputs: widths.last!, outputs: c)
 
         let d = WeightTable(file: weights, prefix: "decoder.")
@@ -119,7 +119,7 @@ public struct ReelTinyVAE: Sendable {
                 conv: try Conv2d(lw, "conv", inputs: reversed[level], outputs: reversed[level + 1]),
                 blocks: try (0..<blocks[level]).map { try ResBlock(lw, "blocks.\($0)", channels: reversed[level + 1], config: config) })
         }
-        decoderNorm = try GroupNorm(d, "norm_out", channels: reversed.last!, groups: config.groups, epsilon: config.normEpsilon)
+        decoderNorm = try GroupNorm(d, "norm_out", channels: reversed.last!, groups: config.groupNormGroups, epsilon: config.groupNormEps)
         decoderOut = try Conv2d(d, "conv_out", inputs: reversed.last!, outputs: 3)
     }
 
