@@ -4,7 +4,6 @@ import contextlib
 import json
 import os
 import random
-import sys
 import time
 
 import numpy as np
@@ -87,28 +86,32 @@ class Log:
 
 
 class StepBudget:
-    """Fixes a run's total step count: `max_steps`, or fewer when `minutes` of wall time would not
-    fit them. The rate is measured over the first `calibration_steps` steps; the result is saved in
-    the checkpoint so that a resumed run keeps the same schedule."""
+    """Fixes a run's total step count: `max_steps`, or fewer when `minutes` of wall time (counted
+    across resumed runs) would not fit them. The rate is measured over this process's first
+    `calibration_steps` steps; the result is saved in the checkpoint so that a resumed run keeps
+    the same schedule."""
 
     def __init__(self, max_steps, minutes, calibration_steps=20):
         self.max_steps = max_steps
         self.minutes = minutes
         self.calibration_steps = calibration_steps
         self.total = None if minutes else max_steps
+        self.process_start = time.monotonic()
         self.clock = None
 
     def observe(self, step, elapsed_before):
-        """Call after each step with the wall seconds the run had spent before this process."""
+        """Call after each step with the wall seconds that earlier (killed) runs spent."""
         if self.total is not None:
             return
-        if step == 1:
-            self.clock = (time.monotonic(), step)
-        elif step == 1 + self.calibration_steps:
-            start, first = self.clock
-            per_step = (time.monotonic() - start) / (step - first)
-            remaining = self.minutes * 60.0 - elapsed_before - (time.monotonic() - start)
-            self.total = int(min(self.max_steps, step + remaining / per_step))
+        now = time.monotonic()
+        if self.clock is None:
+            self.clock = (now, step)
+            return
+        start, first = self.clock
+        if step - first >= self.calibration_steps:
+            per_step = (now - start) / (step - first)
+            remaining = self.minutes * 60.0 - elapsed_before - (now - self.process_start)
+            self.total = int(min(self.max_steps, step + max(0.0, remaining) / per_step))
 
     def state(self):
         return {"total": self.total}
@@ -119,7 +122,3 @@ class StepBudget:
 
 def parameter_count(module):
     return sum(p.numel() for p in module.parameters())
-
-
-def python_command():
-    return sys.executable

@@ -2,7 +2,7 @@
 
 Both use only operations the Swift port implements with BLAS: conv2d (3x3 or 1x1, stride 1 or 2,
 zero padding), GroupNorm, SiLU, nearest 2x upsampling, residual adds (VAE); linear, LayerNorm,
-GELU (tanh approximation), SiLU and multi-head softmax self-attention (DiT). scripts/train/README.md
+GELU (exact, with erf), SiLU and multi-head softmax self-attention (DiT). scripts/train/README.md
 spells out the forward passes and tensor layouts for the port.
 """
 import math
@@ -32,13 +32,13 @@ class ResBlock(nn.Module):
 
 
 class Encoder(nn.Module):
-    """[n, 3, 64, 64] in [-1, 1] -> [n, 2 * latent_channels, 8, 8]: posterior mean, then log-variance.
+    """[n, 3, 64, 64] in [-1, 1] -> [n, out_channels, 8, 8].
 
     conv_in, then per level a ResBlock (where blocks_per_level says so) and a stride-2 3x3 conv to
     the next width; a ResBlock at 8x8; GroupNorm, SiLU, conv_out.
     """
 
-    def __init__(self, widths, latent_channels, blocks_per_level):
+    def __init__(self, widths, out_channels, blocks_per_level):
         super().__init__()
         self.conv_in = nn.Conv2d(3, widths[0], 3, padding=1)
         self.levels = nn.ModuleList()
@@ -50,7 +50,7 @@ class Encoder(nn.Module):
             }))
         self.mid = ResBlock(widths[-1])
         self.norm_out = nn.GroupNorm(GROUPS, widths[-1], eps=VAE_NORM_EPS)
-        self.conv_out = nn.Conv2d(widths[-1], 2 * latent_channels, 3, padding=1)
+        self.conv_out = nn.Conv2d(widths[-1], out_channels, 3, padding=1)
 
     def forward(self, x):
         h = self.conv_in(x)
@@ -92,18 +92,26 @@ class Decoder(nn.Module):
 
 
 class VAE(nn.Module):
-    """Per-frame VAE: 64x64x3 <-> 8x8xC. Pixels in [-1, 1]; the DiT sees (mean - shift) * scale."""
+    """Per-frame VAE: 64x64x3 <-> 8x8xC. Pixels in [-1, 1]; the DiT sees (mean - shift) * scale.
+
+    With log_variance the encoder's conv_out has 2C outputs (posterior mean, then log-variance),
+    as in training; the exported encoder keeps only the C mean channels.
+    """
 
     def __init__(self, widths=(32, 64, 128, 128), latent_channels=8, encoder_blocks=(0, 1, 1),
-                 decoder_blocks=(1, 1, 1)):
+                 decoder_blocks=(1, 1, 1), log_variance=True):
         super().__init__()
         self.latent_channels = latent_channels
-        self.encoder = Encoder(widths, latent_channels, encoder_blocks)
+        self.encoder = Encoder(widths, latent_channels * (2 if log_variance else 1), encoder_blocks)
         self.decoder = Decoder(widths, latent_channels, decoder_blocks)
 
-    def encode(self, x):
-        """(mean, log-variance) of the posterior, each [n, C, 8, 8]."""
+    def posterior(self, x):
+        """(mean, log-variance), each [n, C, 8, 8]; only for a model built with log_variance."""
         return self.encoder(x).chunk(2, dim=1)
+
+    def encode(self, x):
+        """The posterior mean [n, C, 8, 8]."""
+        return self.encoder(x)[:, :self.latent_channels]
 
     def decode(self, z):
         return self.decoder(z)
@@ -146,10 +154,6 @@ class MLP(nn.Module):
         return self.fc2(self.activation(self.fc1(x)))
 
 
-def gelu_tanh(x):
-    return F.gelu(x, approximate="tanh")
-
-
 def modulate(x, shift, scale):
     """x * (1 + scale) + shift with [n, d] shift/scale broadcast over tokens."""
     return x * (1.0 + scale[:, None]) + shift[:, None]
@@ -166,7 +170,7 @@ class DiTBlock(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=DIT_NORM_EPS)
-        self.mlp = MLP(dim, mlp_ratio * dim, dim, gelu_tanh)
+        self.mlp = MLP(dim, mlp_ratio * dim, dim, F.gelu)   # exact GELU (erf)
         self.modulation = nn.Linear(dim, 6 * dim)
         nn.init.zeros_(self.modulation.weight)
         nn.init.zeros_(self.modulation.bias)
@@ -174,7 +178,8 @@ class DiTBlock(nn.Module):
     def attention(self, x):
         n, length, dim = x.shape
         q, k, v = self.qkv(x).view(n, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v)
+        weights = torch.softmax((q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5), dim=-1)
+        out = weights @ v
         return self.proj(out.transpose(1, 2).reshape(n, length, dim))
 
     def forward(self, x, c):

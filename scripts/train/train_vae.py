@@ -39,7 +39,7 @@ def reconstruct(vae, frames, device, batch=256):
     for i in range(0, len(frames), batch):
         x = to_model_pixels(frames[i:i + batch]).to(device)
         with autocast(device):
-            mean, _ = vae.encode(x)
+            mean = vae.encode(x)
         y = vae.decode(mean.float()).float()   # the decoder in fp32, as the Swift port runs it
         out.append(((y.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).cpu().numpy())
     vae.train()
@@ -94,7 +94,7 @@ def main():
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)
         with autocast(device):
-            mean, log_variance = vae.encode(x)
+            mean, log_variance = vae.posterior(x)
             mean, log_variance = mean.float(), log_variance.float().clamp(-30.0, 20.0)
             z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
             y = vae.decode(z).float()

@@ -54,15 +54,14 @@ CIRCLE_PERIOD = 3.0    # s
 CIRCLE_RADIUS = 12.0   # px
 GROW_PERIOD = 3.0      # s, sawtooth
 GROW_RANGE = (0.6, 1.4)  # radius factor over one grow period (reversed for shrink)
-MARGIN = 2.0           # px kept between the subject's box and the frame edge where it does not wrap
+MARGIN = 2.0           # px always kept between the subject's box and the frame edge
 
 
 @dataclass(frozen=True)
 class ClipSpec:
     """Everything that determines a clip, independent of which frames are rendered.
 
-    anchor: (x, y) in pixels. For left/right/up/down it is the position at t = 0 before
-    wrapping; for bounce it is (x, floor y); for circle the centre of the orbit; otherwise the
+    anchor: (x, y) in pixels. For left/right/up/down it is the position at t = 0; for bounce it is (x, floor y); for circle the centre of the orbit; otherwise the
     subject's centre. phase: fraction of a period (bounce, circle, grow, shrink) added at t = 0.
     """
     background: str
@@ -75,12 +74,11 @@ class ClipSpec:
 
 
 def wrap_track(position0, velocity, t, radius):
-    """Position on a looping track: the subject leaves one edge fully, then re-enters at the other.
-
-    The track spans [-radius - 1, SIZE + radius + 1), length SIZE + 2 * radius + 2.
-    """
-    length = SIZE + 2.0 * radius + 2.0
-    return np.mod(position0 + velocity * t + radius + 1.0, length) - radius - 1.0
+    """Position on a looping track: on reaching one edge the subject jumps to the opposite edge,
+    so it is always whole and MARGIN px clear of the frame edge. The track is
+    [radius + MARGIN, SIZE - radius - MARGIN)."""
+    lo, hi = radius + MARGIN, SIZE - radius - MARGIN
+    return lo + np.mod(position0 - lo + velocity * t, hi - lo)
 
 
 def subject_state(spec, times):
@@ -160,13 +158,9 @@ def render_clip(spec, start, count, stride):
 
 
 def random_anchor(rng, motion, size):
-    """A start position that keeps the whole motion inside the frame (wrapping motions excepted)."""
+    """A start position that keeps the subject whole and MARGIN px inside the frame all the time."""
     r = SIZES[size]
     lo, hi = r + MARGIN, SIZE - r - MARGIN
-    if motion in ("left", "right"):
-        return (rng.uniform(-r - 1.0, SIZE + r + 1.0), rng.uniform(lo, hi))
-    if motion in ("up", "down"):
-        return (rng.uniform(lo, hi), rng.uniform(-r - 1.0, SIZE + r + 1.0))
     if motion == "bounce":
         return (rng.uniform(lo, hi), rng.uniform(lo + BOUNCE_HEIGHT, hi))
     if motion == "circle":

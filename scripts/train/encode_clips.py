@@ -1,0 +1,83 @@
+"""Renders the DiT's training clips and encodes them with the trained VAE (posterior means).
+
+  python encode_clips.py --work /tmp/reeltrain [--clips 10240] [--resume]
+
+Needs WORK/vae.pt. Clips cycle through captions.TRAIN_COMBOS (balanced), each CLIP_FRAMES frames
+at a random stride from data.CLIP_STRIDES and a random start. Work is done in chunks saved under
+WORK/clip_chunks/ so a killed run resumes where it stopped. Writes WORK/clips.npz: latents float16
+[n, CLIP_FRAMES, C, 8, 8], combos [n], strides [n], and the latent shift and scale (scalars such
+that (latent - shift) * scale has zero mean and unit variance over the whole set).
+"""
+import argparse
+import os
+
+import numpy as np
+import torch
+
+from captions import TRAIN_COMBOS
+from common import Log, add_runtime_arguments, autocast, setup_runtime
+from data import CLIP_FRAMES, render_clip_batch, to_model_pixels
+from models import VAE
+
+CHUNK = 512
+
+
+@torch.no_grad()
+def encode_chunk(vae, chunk, clips, seed, device, batch=64):
+    """Renders and encodes clips [chunk * CHUNK, ...) of `clips`: (latents, combos, strides)."""
+    rng = np.random.default_rng([seed, chunk])
+    first = chunk * CHUNK
+    count = min(CHUNK, clips - first)
+    combo_order = np.random.default_rng([seed, 2**31]).permutation(clips) % len(TRAIN_COMBOS)
+    combos = combo_order[first:first + count]
+    frames, strides = render_clip_batch(rng, combos)
+    frames = frames.reshape(-1, *frames.shape[2:])
+    means = []
+    for i in range(0, len(frames), batch):
+        x = to_model_pixels(frames[i:i + batch]).to(device).contiguous(memory_format=torch.channels_last)
+        with autocast(device):
+            mean = vae.encode(x)
+        means.append(mean.float().cpu().numpy())
+    latents = np.concatenate(means).reshape(count, CLIP_FRAMES, *means[0].shape[1:])
+    return latents.astype(np.float16), combos, strides
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--clips", type=int, default=10240)
+    parser.add_argument("--resume", action="store_true", help="keep chunks already encoded")
+    add_runtime_arguments(parser)
+    args = parser.parse_args()
+    device = setup_runtime(args)
+    log = Log(os.path.join(args.work, "train.log"))
+    state = torch.load(os.path.join(args.work, "vae.pt"), map_location=device, weights_only=False)
+    vae = VAE(**state["hyperparameters"]).to(device).to(memory_format=torch.channels_last)
+    vae.load_state_dict(state["model"])
+    vae.eval()
+
+    chunk_dir = os.path.join(args.work, "clip_chunks")
+    os.makedirs(chunk_dir, exist_ok=True)
+    chunks = (args.clips + CHUNK - 1) // CHUNK
+    parts = []
+    for chunk in range(chunks):
+        path = os.path.join(chunk_dir, f"{args.clips}_{args.seed}_{chunk:04d}.npz")
+        if not (args.resume and os.path.exists(path)):
+            latents, combos, strides = encode_chunk(vae, chunk, args.clips, args.seed, device)
+            np.savez(path + ".tmp.npz", latents=latents, combos=combos, strides=strides)
+            os.replace(path + ".tmp.npz", path)
+            log(f"clips: encoded chunk {chunk + 1}/{chunks}")
+        parts.append(np.load(path))
+    latents = np.concatenate([p["latents"] for p in parts])
+    values = latents.astype(np.float64)
+    shift, scale = float(values.mean()), float(1.0 / values.std())
+    tmp = os.path.join(args.work, "clips.tmp.npz")
+    np.savez(tmp, latents=latents, combos=np.concatenate([p["combos"] for p in parts]),
+             strides=np.concatenate([p["strides"] for p in parts]), shift=shift, scale=scale)
+    os.replace(tmp, os.path.join(args.work, "clips.npz"))
+    log(f"clips: {len(latents)} clips, latent shape {latents.shape[1:]}, shift {shift:.4f}, scale {scale:.4f}, "
+        f"per-channel std {np.round(values.std(axis=(0, 1, 3, 4)), 2).tolist()}")
+
+
+if __name__ == "__main__":
+    main()

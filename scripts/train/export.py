@@ -1,0 +1,139 @@
+"""Exports the trained reel-tiny to models/reel-tiny/: vae.safetensors, dit.safetensors (float16)
+and config.json (hyperparameters, latent scaling, flow convention, sampler defaults, sha256 of
+each weights file).
+
+  python export.py --work /tmp/reeltrain --out models/reel-tiny
+
+The DiT weights are the EMA weights. The exported encoder keeps only the posterior-mean channels of
+conv_out, so it maps a frame straight to its latent mean.
+"""
+import argparse
+import hashlib
+import json
+import os
+
+import torch
+from safetensors.torch import save_file
+
+from common import write_json_atomic
+from data import CLIP_STRIDES, MASK_KINDS, SUBSAMPLE_PROBABILITY, TEXT_DROP_PROBABILITY, WINDOW
+from models import DIT_NORM_EPS, GROUPS, VAE_NORM_EPS
+import world
+
+SAMPLER_DEFAULTS = {"steps": 24, "cfg_scale": 4.0, "shift": 1.0}
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def half_precision(state, metadata, path):
+    """Saves a state dict as float16 safetensors (atomically) and returns its sha256."""
+    tensors = {name: value.detach().to(torch.float16).contiguous().cpu() for name, value in state.items()}
+    tmp = path + ".tmp"
+    save_file(tensors, tmp, metadata=metadata)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return sha256(path)
+
+
+def vae_state_for_export(state, latent_channels):
+    """The training VAE's weights with the encoder's log-variance outputs removed."""
+    state = dict(state)
+    for name in ("encoder.conv_out.weight", "encoder.conv_out.bias"):
+        state[name] = state[name][:latent_channels]
+    return state
+
+
+def trained_strides():
+    strides = set(CLIP_STRIDES)
+    if SUBSAMPLE_PROBABILITY > 0:
+        strides |= {2 * s for s in CLIP_STRIDES}
+    return sorted(strides)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--out", required=True, help="model folder, e.g. models/reel-tiny")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+
+    vae_checkpoint = torch.load(os.path.join(args.work, "vae.pt"), map_location="cpu", weights_only=False)
+    dit_checkpoint = torch.load(os.path.join(args.work, "dit.pt"), map_location="cpu", weights_only=False)
+    with open(os.path.join(args.work, "vae_done.json")) as f:
+        vae_report = json.load(f)
+    vae_hp = dict(vae_checkpoint["hyperparameters"])
+    dit_hp = dict(dit_checkpoint["hyperparameters"])
+    metadata = {"model": "reel-tiny", "dtype": "float16"}
+    vae_sha = half_precision(vae_state_for_export(vae_checkpoint["model"], vae_hp["latent_channels"]), metadata,
+                             os.path.join(args.out, "vae.safetensors"))
+    dit_sha = half_precision(dit_checkpoint["ema"], metadata, os.path.join(args.out, "dit.safetensors"))
+
+    config = {
+        "name": "reel-tiny",
+        "format_version": 1,
+        "video": {"width": world.SIZE, "height": world.SIZE, "fps": world.FPS, "window_frames": WINDOW},
+        "text_encoder": {"name": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384,
+                         "pooling": "mean over tokens, then L2 normalisation", "null_text": "zeros(384)"},
+        "vae": {
+            "weights": "vae.safetensors", "sha256": vae_sha, "dtype": "float16",
+            "widths": list(vae_hp["widths"]), "latent_channels": vae_hp["latent_channels"],
+            "latent_size": world.SIZE // 2 ** (len(vae_hp["widths"]) - 1),
+            "encoder_blocks": list(vae_hp["encoder_blocks"]), "decoder_blocks": list(vae_hp["decoder_blocks"]),
+            "group_norm_groups": GROUPS, "group_norm_eps": VAE_NORM_EPS,
+            "pixel_range": "RGB in [-1, 1] = 2 * value/255 - 1, layout [n, 3, 64, 64]",
+            "encoder_output": "posterior mean [n, C, 8, 8]",
+            "latent_shift": dit_checkpoint["shift"], "latent_scale": dit_checkpoint["scale"],
+            "latent_normalisation": "dit_latent = (vae_latent - latent_shift) * latent_scale; "
+                                    "vae_latent = dit_latent / latent_scale + latent_shift",
+            "held_out_psnr_db": vae_report["psnr_db"],
+        },
+        "dit": {
+            "weights": "dit.safetensors", "sha256": dit_sha, "dtype": "float16", "weights_are": "EMA",
+            **{k: dit_hp[k] for k in ("frames", "latent_channels", "latent_size", "patch", "dim", "depth", "heads",
+                                      "mlp_ratio", "text_dim", "frequency_dim")},
+            "patch_shape": [1, dit_hp["patch"], dit_hp["patch"]],
+            "latent_layout": "[n, frames, channels, height, width]",
+            "input_channels": "[x_t (C), anchors * mask (C), mask (1)] per latent pixel",
+            "layer_norm_eps": DIT_NORM_EPS, "layer_norm_affine": False,
+            "gelu": "exact (erf)", "attention": "multi-head softmax self-attention over all tokens, scale 1/sqrt(head_dim)",
+            "time_input": "sinusoidal_embedding(1000 * t, frequency_dim)",
+            "stride_input": "sinusoidal_embedding(200 * log2(stride), frequency_dim)",
+            "sinusoidal_embedding": "[cos(v * f_k), sin(v * f_k)], f_k = 10000^(-k / (dim/2)), k < dim/2",
+            "position": "fixed table 'position' [frames * (latent_size/patch)^2, dim], tokens in (t, y, x) order",
+        },
+        "flow": {
+            "convention": "x_t = (1 - t) * x0 + t * noise; the model predicts v = noise - x0; t = 1 is noise, t = 0 data",
+            "training_time_distribution": "logit-normal: t = sigmoid(n), n ~ N(0, 1)",
+            "loss": "MSE of v over all frames, anchor frames included",
+            "anchors": "anchor frames carry the clean anchor latent in the anchor channels and mask = 1; during "
+                       "sampling their x_t is reset to (1 - t) * anchor + t * noise after each step",
+            "text_dropout": TEXT_DROP_PROBABILITY,
+            "mask_kinds": MASK_KINDS,
+        },
+        "sampler": {
+            **SAMPLER_DEFAULTS,
+            "method": "Euler from t = 1 to t = 0: x <- x + (t_next - t) * v",
+            "schedule": "u_k = 1 - k/steps, t_k = shift * u_k / (1 + (shift - 1) * u_k)",
+            "guidance": "v = v_uncond + cfg_scale * (v_text - v_uncond), v_uncond with null text",
+        },
+        "strides_trained": trained_strides(),
+        "training": {
+            "vae_steps": vae_checkpoint["step"], "dit_steps": dit_checkpoint["step"], "dit_batch": dit_checkpoint["batch"],
+            "dit_lr": dit_checkpoint["lr"], "seed": dit_checkpoint["seed"],
+            "wall_seconds": {"vae": round(vae_checkpoint["elapsed"]), "dit": round(dit_checkpoint["elapsed"])},
+        },
+        "world": "docs/world.md",
+    }
+    write_json_atomic(config, os.path.join(args.out, "config.json"))
+    sizes = {name: os.path.getsize(os.path.join(args.out, name)) for name in ("vae.safetensors", "dit.safetensors")}
+    print(f"export: wrote {args.out} ({', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in sizes.items())})")
+
+
+if __name__ == "__main__":
+    main()

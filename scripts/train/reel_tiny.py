@@ -1,0 +1,45 @@
+"""Loads an exported reel-tiny (models/reel-tiny: config.json and float16 safetensors) as float32
+PyTorch modules, checking each weights file against the sha256 in the config."""
+import json
+import os
+
+import torch
+from safetensors.torch import load_file
+
+from export import sha256
+from models import DiT, VAE
+
+
+class ReelTiny:
+    """The exported VAE and DiT plus the latent normalisation between them."""
+
+    def __init__(self, folder, device="cpu"):
+        with open(os.path.join(folder, "config.json")) as f:
+            self.config = json.load(f)
+        vae_config, dit_config = self.config["vae"], self.config["dit"]
+        self.vae = VAE(widths=tuple(vae_config["widths"]), latent_channels=vae_config["latent_channels"],
+                       encoder_blocks=tuple(vae_config["encoder_blocks"]),
+                       decoder_blocks=tuple(vae_config["decoder_blocks"]), log_variance=False)
+        self.dit = DiT(**{k: dit_config[k] for k in ("frames", "latent_channels", "latent_size", "patch", "dim",
+                                                      "depth", "heads", "mlp_ratio", "text_dim", "frequency_dim")})
+        for module, section in ((self.vae, vae_config), (self.dit, dit_config)):
+            path = os.path.join(folder, section["weights"])
+            if sha256(path) != section["sha256"]:
+                raise ValueError(f"{path}: sha256 does not match config.json")
+            module.load_state_dict({k: v.float() for k, v in load_file(path).items()})
+            module.to(device).eval()
+        self.shift, self.scale = vae_config["latent_shift"], vae_config["latent_scale"]
+        self.device = torch.device(device)
+
+    @torch.no_grad()
+    def encode(self, pixels):
+        """[n, 3, 64, 64] in [-1, 1] -> DiT-scale latents [n, C, 8, 8]."""
+        return (self.vae.encode(pixels) - self.shift) * self.scale
+
+    @torch.no_grad()
+    def decode(self, latents, batch=64):
+        """DiT-scale latents [..., C, 8, 8] -> pixels [..., 3, 64, 64] in [-1, 1]."""
+        flat = latents.reshape(-1, *latents.shape[-3:])
+        out = torch.cat([self.vae.decode(flat[i:i + batch] / self.scale + self.shift)
+                         for i in range(0, len(flat), batch)])
+        return out.reshape(*latents.shape[:-3], *out.shape[1:])

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Trains reel-tiny end to end within a wall-time budget: captions + MiniLM embeddings, VAE, clip
+# encoding, DiT, export to models/reel-tiny, evaluation on the held-out prompts.
+#
+#   scripts/train/train_all.sh [--budget-minutes 112] [--vae-minutes 16] [--threads N]
+#                              [--work DIR] [--out DIR] [--clips N] [--fixtures PATH]
+#                              [--no-eval | --eval-limit N]
+#
+# Run the same command again after a kill: finished phases are skipped and the phase that was
+# interrupted resumes from its last checkpoint. Delete the work folder to start over.
+# Logs: WORK/train.log. Python: $PYTHON, else the reference venv (scripts/reference/venv.sh).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+REEL_HOME="${REEL_HOME:-$HOME/.local/share/reel}"
+
+BUDGET_MINUTES=112      # everything, export and evaluation included (hard limit: 120)
+VAE_MINUTES=16
+RESERVE_MINUTES=5       # kept for export and evaluation after the DiT
+THREADS="$(nproc)"
+WORK="$ROOT/.reel/train"
+OUT="$ROOT/models/reel-tiny"
+CLIPS=10240
+EVALUATE=1
+EVAL_LIMIT=0            # 0 = all evaluation prompts
+FIXTURES=""
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --budget-minutes) BUDGET_MINUTES="$2"; shift 2 ;;
+        --vae-minutes) VAE_MINUTES="$2"; shift 2 ;;
+        --threads) THREADS="$2"; shift 2 ;;
+        --work) WORK="$2"; shift 2 ;;
+        --out) OUT="$2"; shift 2 ;;
+        --clips) CLIPS="$2"; shift 2 ;;
+        --no-eval) EVALUATE=0; shift ;;
+        --eval-limit) EVAL_LIMIT="$2"; shift 2 ;;
+        --fixtures) FIXTURES="$2"; shift 2 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        *) echo "train_all: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+PY="${PYTHON:-$("$ROOT/scripts/reference/venv.sh")}"
+export PYTHONPATH="$REEL_HOME/python${PYTHONPATH:+:$PYTHONPATH}"
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+mkdir -p "$WORK/timings"
+cd "$HERE"
+
+log() { printf '[train_all %(%H:%M:%S)T] %s\n' -1 "$*" | tee -a "$WORK/train.log"; }
+
+# run_phase NAME DONE_FILE COMMAND...: runs COMMAND unless DONE_FILE exists; records its seconds.
+run_phase() {
+    local name="$1" done_file="$2"; shift 2
+    if [ -e "$done_file" ]; then log "$name: already done"; return; fi
+    log "$name: starting"
+    local start=$SECONDS
+    "$@"
+    echo $((SECONDS - start + $(cat "$WORK/timings/$name" 2>/dev/null || echo 0))) > "$WORK/timings/$name.tmp"
+    mv "$WORK/timings/$name.tmp" "$WORK/timings/$name"
+    log "$name: done in $((SECONDS - start)) s"
+}
+
+spent_seconds() {
+    local total=0 f
+    for f in "$WORK"/timings/*; do [ -f "$f" ] && total=$((total + $(cat "$f"))); done
+    echo "$total"
+}
+
+log "budget ${BUDGET_MINUTES} min, threads $THREADS, work $WORK, out $OUT"
+run_phase captions "$WORK/captions.npz" \
+    "$PY" build_captions.py --work "$WORK" --threads "$THREADS"
+run_phase vae "$WORK/vae_done.json" \
+    "$PY" train_vae.py --work "$WORK" --minutes "$VAE_MINUTES" --threads "$THREADS" --resume
+run_phase clips "$WORK/clips.npz" \
+    "$PY" encode_clips.py --work "$WORK" --clips "$CLIPS" --threads "$THREADS" --resume
+DIT_MINUTES=$(( BUDGET_MINUTES - RESERVE_MINUTES - $(spent_seconds) / 60 ))
+if [ "$DIT_MINUTES" -lt 1 ]; then DIT_MINUTES=1; fi
+log "dit: ${DIT_MINUTES} min left for training"
+run_phase dit "$WORK/dit_done.json" \
+    "$PY" train_dit.py --work "$WORK" --minutes "$DIT_MINUTES" --threads "$THREADS" --resume
+"$PY" export.py --work "$WORK" --out "$OUT" | tee -a "$WORK/train.log"
+if [ -n "$FIXTURES" ]; then
+    "$PY" parity_fixtures.py --model "$OUT" --out "$FIXTURES" --threads "$THREADS" | tee -a "$WORK/train.log"
+fi
+if [ "$EVALUATE" = 1 ]; then
+    log "evaluation: world clips after a VAE round trip (the ceiling), then generated clips"
+    "$PY" evaluate.py --source vae --model "$OUT" --prompts "$WORK/eval_prompts.json" --strides 1 \
+        --threads "$THREADS" --limit "$EVAL_LIMIT" | tee -a "$WORK/train.log"
+    "$PY" evaluate.py --model "$OUT" --prompts "$WORK/eval_prompts.json" --strides 1 2 --bf16 --threads "$THREADS" \
+        --limit "$EVAL_LIMIT" --report "$WORK/eval_report.json" --sheets "$WORK/sheets" | tee -a "$WORK/train.log"
+    cp "$WORK/eval_report.json" "$OUT/eval.json"
+fi
+log "finished: $(( $(spent_seconds) / 60 )) min in the training phases, ${SECONDS} s in this invocation"

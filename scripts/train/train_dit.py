@@ -1,0 +1,142 @@
+"""Trains the reel-tiny DiT with the rectified-flow objective on the encoded clip cache.
+
+  python train_dit.py --work /tmp/reeltrain --minutes 85 [--resume]
+
+Needs WORK/clips.npz and WORK/captions.npz. Flow convention: x_t = (1 - t) x0 + t noise (t = 1 is
+pure noise), the model predicts v = noise - x0, t ~ logit-normal(0, 1); the MSE covers every frame
+(anchor frames included). Text is replaced by zeros 10% of the time (classifier-free guidance).
+Keeps an EMA of the weights (exported). Writes WORK/dit.pt every --checkpoint-every steps and at
+the end, and WORK/dit_done.json.
+"""
+import argparse
+import copy
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from common import (Log, StepBudget, add_runtime_arguments, autocast, parameter_count, restore_rng_state,
+                    rng_state, save_atomic, setup_runtime, write_json_atomic)
+from data import ClipDataset
+from models import DiT
+
+DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
+                       "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256}
+
+
+def learning_rate(step, total, peak, warmup=300):
+    """Linear warmup, then cosine decay to 10% of the peak."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def flow_loss(model, x0, mask, text, stride, t, noise):
+    """MSE between the predicted and the true velocity noise - x0 at x_t = (1 - t) x0 + t noise."""
+    tt = t[:, None, None, None, None]
+    xt = (1.0 - tt) * x0 + tt * noise
+    velocity = model(xt, x0, mask, text, stride, t)
+    return (velocity.float() - (noise - x0)).pow(2).mean()
+
+
+@torch.no_grad()
+def update_ema(ema, model, decay):
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p, 1.0 - decay)
+
+
+def fixed_validation_batch(dataset, size, seed, device):
+    """A fixed batch (windows, masks, noise, times spread over (0, 1)) for a comparable loss curve."""
+    rng = np.random.default_rng(seed)
+    x0, mask, text, stride = dataset.batch(rng, size)
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(x0.shape, generator=generator)
+    t = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+    return [v.to(device) for v in (x0, mask, text, stride, t, noise)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--steps", type=int, default=100000, help="most steps (fewer if --minutes runs out)")
+    parser.add_argument("--minutes", type=float, default=0, help="wall-time budget; 0 = run exactly --steps")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=4e-4)
+    parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--checkpoint-every", type=int, default=250)
+    parser.add_argument("--validate-every", type=int, default=500)
+    parser.add_argument("--resume", action="store_true", help="continue from WORK/dit.pt")
+    add_runtime_arguments(parser)
+    args = parser.parse_args()
+    device = setup_runtime(args)
+    log = Log(os.path.join(args.work, "train.log"))
+    checkpoint_path = os.path.join(args.work, "dit.pt")
+
+    dataset = ClipDataset.load(os.path.join(args.work, "clips.npz"), os.path.join(args.work, "captions.npz"))
+    model = DiT(**DIT_HYPERPARAMETERS).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    budget = StepBudget(args.steps, args.minutes)
+    rng = np.random.default_rng(args.seed)
+    step, elapsed_before = 0, 0.0
+    if args.resume and os.path.exists(checkpoint_path):
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        budget.load(state["budget"])
+        rng.bit_generator.state = state["numpy_generator"]
+        restore_rng_state(state["rng"])
+        step, elapsed_before = state["step"], state["elapsed"]
+        log(f"dit: resumed at step {step}")
+    log(f"dit: {parameter_count(model) / 1e6:.2f}M parameters, {len(dataset.latents)} clips, batch {args.batch}, "
+        f"device {device}, threads {torch.get_num_threads()}")
+    validation = fixed_validation_batch(dataset, 64, args.seed + 7, device)
+
+    def save():
+        save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                     "budget": budget.state(), "numpy_generator": rng.bit_generator.state, "rng": rng_state(),
+                     "step": step, "elapsed": elapsed_before + time.monotonic() - started,
+                     "hyperparameters": DIT_HYPERPARAMETERS, "shift": dataset.shift, "scale": dataset.scale,
+                     "batch": args.batch, "lr": args.lr, "seed": args.seed}, checkpoint_path)
+
+    started = last_log = time.monotonic()
+    recent = []
+    while budget.total is None or step < budget.total:
+        x0, mask, text, stride = (v.to(device) for v in dataset.batch(rng, args.batch))
+        t = torch.sigmoid(torch.randn(args.batch)).to(device)
+        noise = torch.randn(x0.shape).to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)
+        with autocast(device):
+            loss = flow_loss(model, x0, mask, text, stride, t, noise)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        update_ema(ema, model, min(args.ema, (1 + step) / (10 + step)))
+        budget.observe(step, elapsed_before)
+        recent.append((loss.item(), grad_norm.item()))
+        if step % 50 == 0:
+            now = time.monotonic()
+            mean_loss, mean_grad = np.mean(recent, axis=0)
+            log(f"dit step {step}/{budget.total or '?'} loss {mean_loss:.4f} grad-norm {mean_grad:.2f} "
+                f"lr {optimizer.param_groups[0]['lr']:.2e} {(now - last_log) / len(recent):.3f}s/step")
+            recent, last_log = [], now
+        if step % args.validate_every == 0:
+            with torch.no_grad(), autocast(device):
+                val = flow_loss(ema, *validation).item()
+            log(f"dit step {step} validation loss (EMA, fixed batch) {val:.4f}")
+        if step % args.checkpoint_every == 0:
+            save()
+    save()
+    write_json_atomic({"step": step}, os.path.join(args.work, "dit_done.json"))
+    log(f"dit: done at step {step}")
+
+
+if __name__ == "__main__":
+    main()
