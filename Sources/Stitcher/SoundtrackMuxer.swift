@@ -236,14 +236,7 @@ final class SoundtrackMuxer {
             try copyPackets(upTo: duration, into: output)
         case .transcode:
             guard let encoder else { return }
-            let rate = Int64(encoder.pointee.sample_rate)
-            let target = Int64((duration * Double(rate)).rounded())
-            let frameSize = Int64(encoder.pointee.frame_size > 0 ? encoder.pointee.frame_size : 1024)
-            while samplesEncoded < target {
-                let want = min(frameSize, target - samplesEncoded)
-                while Int64(av_audio_fifo_size(fifo)) < want && !inputDone { try decodeMore() }
-                try encodeFrame(samples: Int32(want), fromFIFO: Int32(min(Int64(av_audio_fifo_size(fifo)), want)), into: output)
-            }
+            try encodeSamples(upTo: duration, into: output)
             _ = try avStep(avcodec_send_frame(encoder, nil), "avcodec_send_frame(aac flush)")
             try drainEncoder(into: output)
         }

@@ -48,28 +48,9 @@ extension Tensor {
         let width = shape.last ?? 1
         precondition(gamma.count == width && beta.count == width,
                      "layerNorm over \(width) features needs gamma and beta of \(width)")
-        var out = self
-        guard width > 0 else { return out }
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            gamma.scalars.withUnsafeBufferPointer { g in
-                beta.scalars.withUnsafeBufferPointer { b in
-                    var base = 0
-                    while base < o.count {
-                        let row = o.baseAddress! + base
-                        var mean: Float = 0
-                        for j in 0..<width { mean += row[j] }
-                        mean /= Float(width)
-                        var variance: Float = 0
-                        for j in 0..<width { let d = row[j] - mean; variance += d * d }
-                        variance /= Float(width)
-                        let scale = 1 / (variance + epsilon).squareRoot()
-                        for j in 0..<width { row[j] = (row[j] - mean) * scale * g[j] + b[j] }
-                        base += width
-                    }
-                }
-            }
+        return layerNorm(epsilon: epsilon).mappingRows { row, width in
+            for j in 0..<width { row[j] = row[j] * gamma.scalars[j] + beta.scalars[j] }
         }
-        return out
     }
 
     /// Group normalisation of `[n, c, ...]`: channels split into `groups` groups, each group
