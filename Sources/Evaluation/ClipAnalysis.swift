@@ -20,20 +20,17 @@ public struct SubjectObservation: Sendable, Equatable, Codable {
     public var clipped: Bool { clippedLeft || clippedRight || clippedTop || clippedBottom }
 }
 
-/// Finds the subject in frames of the reel-tiny world and judges colour, shape and motion.
+/// Finds the subject in frames of the reel-tiny world and judges colour, shape and motion,
+/// following the "Checks" section of docs/world.md (the same rules as scripts/train/clip_analysis.py).
 ///
-/// Segmentation: backgrounds are vertical gradients, so each row's per-channel median is that
-/// row's background colour while the subject covers less than half the row. Pixels farther than
-/// `threshold` (RGB distance) from their row's background are the subject; palette colours are
-/// ≥ 100 from every background, so 50 sits at the anti-aliased edge. Frames are first reduced to
-/// 64×64 by box averaging when larger.
+/// Per frame: each row's per-channel median is that row's background; pixels farther than 50
+/// (RGB distance) from it form the mask; the largest 4-connected component (≥ 12 pixels) is the
+/// subject. Frames larger than 64×64 are first box-averaged to 64×64.
 public struct ClipAnalysis: Sendable {
     public static let analysisSize = 64
     public var threshold: Double = 50
-    /// Core pixels for the colour estimate are farther than this from the background.
-    public var coreThreshold: Double = 80
-    /// Fewer subject pixels than this means no subject in the frame.
-    public var minimumArea = 6
+    /// Smaller components mean no subject in the frame.
+    public var minimumArea = 12
 
     public init() {}
 
@@ -42,9 +39,6 @@ public struct ClipAnalysis: Sendable {
         let size = Self.analysisSize
         let pixels = Self.downsampled(frame, to: size)
         var mask = [Bool](repeating: false, count: size * size)
-        var sumX = 0.0, sumY = 0.0, area = 0
-        var minX = size, maxX = -1, minY = size, maxY = -1
-        var colour = [0.0, 0.0, 0.0], core = 0
         for y in 0..<size {
             var background = [0.0, 0.0, 0.0]
             for c in 0..<3 {
@@ -56,23 +50,43 @@ public struct ClipAnalysis: Sendable {
                 let d = ((pixels[i] - background[0]) * (pixels[i] - background[0])
                          + (pixels[i + 1] - background[1]) * (pixels[i + 1] - background[1])
                          + (pixels[i + 2] - background[2]) * (pixels[i + 2] - background[2])).squareRoot()
-                if d > threshold {
-                    mask[y * size + x] = true
-                    area += 1
-                    sumX += Double(x) + 0.5; sumY += Double(y) + 0.5
-                    minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y)
-                }
-                if d > coreThreshold {
-                    for c in 0..<3 { colour[c] += pixels[i + c] }
-                    core += 1
-                }
+                mask[y * size + x] = d > threshold
             }
         }
-        guard area >= minimumArea else { return nil }
+        // Largest 4-connected component; ties go to the one found first in scan order.
+        var label = [Int](repeating: -1, count: size * size)
+        var best: [Int] = []
+        for seed in 0..<(size * size) where mask[seed] && label[seed] < 0 {
+            var component = [seed], head = 0
+            label[seed] = seed
+            while head < component.count {
+                let p = component[head]; head += 1
+                let (y, x) = (p / size, p % size)
+                for (ny, nx) in [(y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)] where ny >= 0 && ny < size && nx >= 0 && nx < size {
+                    let q = ny * size + nx
+                    if mask[q] && label[q] < 0 { label[q] = seed; component.append(q) }
+                }
+            }
+            if component.count > best.count { best = component }
+        }
+        guard best.count >= minimumArea else { return nil }
+        var sumX = 0.0, sumY = 0.0
+        var minX = size, maxX = -1, minY = size, maxY = -1
+        var channels: [[Double]] = [[], [], []]
+        for p in best {
+            let (y, x) = (p / size, p % size)
+            sumX += Double(x) + 0.5; sumY += Double(y) + 0.5
+            minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y)
+            for c in 0..<3 { channels[c].append(pixels[p * 3 + c]) }
+        }
+        let median = channels.map { values -> Double in
+            let sorted = values.sorted()
+            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
         let box = Double((maxX - minX + 1) * (maxY - minY + 1))
         return SubjectObservation(
-            centreX: sumX / Double(area), centreY: sumY / Double(area), area: area, fill: Double(area) / box,
-            colour: core > 0 ? colour.map { $0 / Double(core) } : colour,
+            centreX: sumX / Double(best.count), centreY: sumY / Double(best.count), area: best.count, fill: Double(best.count) / box,
+            colour: median,
             minX: Double(minX), maxX: Double(maxX), minY: Double(minY), maxY: Double(maxY),
             clippedLeft: minX == 0, clippedRight: maxX == size - 1, clippedTop: minY == 0, clippedBottom: maxY == size - 1)
     }
@@ -105,60 +119,68 @@ public struct ClipAnalysis: Sendable {
         zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
     }
 
-    /// Shape from the median fill ratio of unclipped observations.
+    /// Shape of one interior frame from its fill ratio.
     public static func shape(fill: Double) -> String {
-        if fill >= 0.89 { return "square" }
-        if fill >= 0.64 { return "circle" }
+        if fill >= 0.88 { return "square" }
+        if fill >= 0.66 { return "circle" }
         return "triangle"
     }
 
-    /// Motion from the subject's track (one observation per frame, nil where not found), frames
-    /// `stride` output frames apart.
-    ///
-    /// Steps between consecutive sightings use the centre, or, when the subject runs past one side of
-    /// the frame, the box edge on the other side (which still moves at the true speed). Steps larger
-    /// than a wrap-around (30 px, or a single-step area change over e^0.5) are dropped. Net
-    /// displacement and growth are sums of steps, so pixel quantisation cancels out.
-    public static func motion(_ track: [SubjectObservation?], stride: Int = 1) -> String? {
-        let seen = track.enumerated().compactMap { i, o in o.map { (frame: i, o: $0) } }
-        guard seen.count >= 3 else { return nil }
-        var netX = 0.0, netY = 0.0, pathX = 0.0, pathY = 0.0, growth = 0.0
-        for (a, b) in zip(seen, seen.dropFirst()) {
-            if let step = Self.step(a.o, b.o, horizontal: true), abs(step) < 30 { netX += step; pathX += abs(step) }
-            if let step = Self.step(a.o, b.o, horizontal: false), abs(step) < 30 { netY += step; pathY += abs(step) }
-            if !a.o.clipped && !b.o.clipped {
-                let change = log(Double(b.o.area) / Double(a.o.area))
-                if abs(change) < 0.5 { growth += change }
-            }
-        }
-        let whole = seen.filter { !$0.o.clipped }
-        let centres = whole.count >= 3 ? whole : seen
-        let xs = centres.map(\.o.centreX), ys = centres.map(\.o.centreY)
-        let xRange = xs.max()! - xs.min()!, yRange = ys.max()! - ys.min()!
-        // The world's straight motions cover 1 px per output frame.
-        let straight = 0.35 * Double(seen.last!.frame - seen.first!.frame) * Double(stride)
-
-        if abs(growth) > 0.3 && pathX < 6 && pathY < 6 { return growth > 0 ? "grow" : "shrink" }
-        if pathX < 3 && pathY < 3 && abs(growth) < 0.15 { return "still" }
-        if xRange > 6 && yRange > 6 && pathX > 8 && pathY > 8 { return "circle" }
-        if pathY > 4 && abs(netY) < 0.6 * pathY && xRange < 5 { return "bounce" }
-        if abs(netX) > straight && abs(netX) > 2 * abs(netY) { return netX < 0 ? "left" : "right" }
-        if abs(netY) > straight && abs(netY) > 2 * abs(netX) { return netY < 0 ? "up" : "down" }
-        if abs(growth) > 0.3 { return growth > 0 ? "grow" : "shrink" }
-        return "still"
+    /// The most frequent answer; ties go to the one that occurred first.
+    static func majority(_ answers: [String]) -> String? {
+        var counts: [String: Int] = [:]
+        for a in answers { counts[a, default: 0] += 1 }
+        var best: String?
+        for a in answers where best == nil || counts[a]! > counts[best!]! { best = a }
+        return best
     }
 
-    /// Movement between two sightings along one axis, from the centre or an unclipped box edge.
-    static func step(_ a: SubjectObservation, _ b: SubjectObservation, horizontal: Bool) -> Double? {
-        let (lowClipped, highClipped) = horizontal
-            ? (a.clippedLeft || b.clippedLeft, a.clippedRight || b.clippedRight)
-            : (a.clippedTop || b.clippedTop, a.clippedBottom || b.clippedBottom)
-        let (aLow, aHigh, bLow, bHigh) = horizontal ? (a.minX, a.maxX, b.minX, b.maxX) : (a.minY, a.maxY, b.minY, b.maxY)
-        switch (lowClipped, highClipped) {
-        case (false, false): return horizontal ? b.centreX - a.centreX : b.centreY - a.centreY
-        case (true, false): return bHigh - aHigh
-        case (false, true): return bLow - aLow
-        case (true, true): return nil
+    /// The clip's colour: per visible frame the nearest palette colour, then the majority.
+    public static func colour(_ track: [SubjectObservation?]) -> String? {
+        majority(track.compactMap { $0.map { nearestColour($0.colour) } })
+    }
+
+    /// The clip's shape: per interior frame at least 6×6 pixels, then the majority.
+    public static func shape(_ track: [SubjectObservation?]) -> String? {
+        majority(track.compactMap { o in
+            guard let o, !o.clipped, o.maxX - o.minX + 1 >= 6, o.maxY - o.minY + 1 >= 6 else { return nil }
+            return shape(fill: o.fill)
+        })
+    }
+
+    /// Motion from the subject's track (one observation per frame, nil where not visible), by the
+    /// rules of docs/world.md; nil is "unknown" (fewer than 3 usable steps).
+    public static func motion(_ track: [SubjectObservation?], stride: Int = 1) -> String? {
+        var dx: [Double] = [], dy: [Double] = [], growth: [Double] = []
+        for k in 0..<max(0, track.count - 1) {
+            guard let a = track[k], let b = track[k + 1] else { continue }
+            let sx = b.centreX - a.centreX, sy = b.centreY - a.centreY
+            if (sx * sx + sy * sy).squareRoot() <= 20 { dx.append(sx); dy.append(sy) }
+            if !a.clipped && !b.clipped {
+                let g = log(Double(b.area) / Double(a.area))
+                if abs(g) <= 0.5 { growth.append(g) }
+            }
         }
+        guard dx.count >= 3 else { return nil }
+        if growth.count >= 3 {
+            let mean = growth.reduce(0, +) / Double(growth.count)
+            let opposite = growth.filter { $0 * mean < 0 }.count
+            if abs(mean) >= 0.025 && Double(opposite) <= 0.25 * Double(growth.count) { return mean > 0 ? "grow" : "shrink" }
+        }
+        var x = 0.0, y = 0.0, minX = 0.0, maxX = 0.0, minY = 0.0, maxY = 0.0
+        for (sx, sy) in zip(dx, dy) {
+            x += sx; y += sy
+            minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y)
+        }
+        if maxX - minX < 3 && maxY - minY < 3 { return "still" }
+        let travelX = dx.map(abs).reduce(0, +), travelY = dy.map(abs).reduce(0, +)
+        let netX = dx.reduce(0, +), netY = dy.reduce(0, +)
+        if travelX >= travelY {
+            if abs(netX) >= 0.8 * travelX && travelY <= 0.5 * travelX { return netX > 0 ? "right" : "left" }
+        } else {
+            if abs(netY) >= 0.8 * travelY && travelX <= 0.5 * travelY { return netY > 0 ? "down" : "up" }
+        }
+        if travelY >= 2 * travelX { return "bounce" }
+        return "circle"
     }
 }

@@ -23,15 +23,8 @@ public enum VideoEvaluation {
         let analysis = ClipAnalysis()
         let track = frames.map { analysis.observe($0) }
         let seen = track.compactMap { $0 }
-        let whole = seen.filter { !$0.clipped }
-        func median(_ values: [Double]) -> Double? {
-            guard !values.isEmpty else { return nil }
-            let s = values.sorted()
-            return s[s.count / 2]
-        }
-        let colourVotes = Dictionary(grouping: seen.map { ClipAnalysis.nearestColour($0.colour) }, by: { $0 }).mapValues(\.count)
-        let colour = colourVotes.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
-        let shape = median((whole.isEmpty ? seen : whole).map(\.fill)).map(ClipAnalysis.shape(fill:))
+        let colour = ClipAnalysis.colour(track)
+        let shape = ClipAnalysis.shape(track)
         let motion = ClipAnalysis.motion(track, stride: stride)
         let expected = PromptAttributes(prompt: prompt)
         return AdherenceReport(
