@@ -117,3 +117,21 @@ struct SeamMetricTests {
         #expect(SeamMetric.measure(frames: smooth, seams: []) == nil)
     }
 }
+
+@Suite("Prompt reading on reel-tiny's evaluation set")
+struct EvaluationPromptTests {
+    struct Item: Decodable { let text: String; let colour: String; let shape: String; let motion: String; let size: String? }
+
+    @Test("every held-out prompt reads back as the attributes it was written from")
+    func heldOutPrompts() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../scripts/train/eval_prompts.json").standardized
+        let items = try JSONDecoder().decode([Item].self, from: Data(contentsOf: url))
+        #expect(items.count >= 60)
+        for item in items {
+            let read = PromptAttributes(prompt: item.text)
+            #expect(read.colour == item.colour && read.shape == item.shape && read.motion == item.motion, "\(item.text) → \(read)")
+            if let size = item.size { #expect(read.size == size, "\(item.text)") }
+        }
+    }
+}
