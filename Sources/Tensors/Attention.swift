@@ -71,7 +71,7 @@ extension Tensor {
                             for i in 0..<lq { sp[i * lk + j] = -Float.infinity }
                         }
                     case .causal:
-                        for i in 0..<lq { for j in (i + 1)..<max(i + 1, lk) { sp[i * lk + j] = -Float.infinity } }
+                        for i in 0..<lq { for j in (i + 1)..<lk { sp[i * lk + j] = -Float.infinity } }
                     case .additive:
                         additive!.scalars.withUnsafeBufferPointer { bias in
                             let offset = additive!.rank == 3 ? b * lq * lk : 0

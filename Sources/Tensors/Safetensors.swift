@@ -73,8 +73,9 @@ public struct SafetensorsFile: Sendable {
         func fail(_ kind: SafetensorsError.Kind, _ detail: String) -> SafetensorsError {
             SafetensorsError(kind: kind, source: source, detail: detail)
         }
-        // Re-base so indices start at 0 whatever slice we were given.
-        let bytes = Data(bytes)
+        // Indices below assume the bytes start at 0; re-base (a copy) only a slice that does not,
+        // so a memory-mapped file stays mapped rather than being copied whole.
+        let bytes = bytes.startIndex == 0 ? bytes : Data(bytes)
         guard bytes.count >= 8 else {
             throw fail(.truncated, "file of \(bytes.count) bytes is too short to be safetensors (needs an 8-byte header length)")
         }
