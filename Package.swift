@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Module arrows go one way (DESIGN.md §6):
-// ReelCLI → Denoiser/Stitcher/Wire → Models → Tensors → C shims.
+// ReelCLI → Coordinator/Worker → Planner/Denoiser/Stitcher/Wire → Models → Tensors → C shims.
 let package = Package(
     name: "Reel",
     products: [
@@ -15,6 +15,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // C shims: one per system library, each a module map plus shim.h.
@@ -42,10 +46,32 @@ let package = Package(
         .target(name: "Wire", dependencies: ["CZeroMQ"]),
         .target(name: "Stitcher", dependencies: ["CFFmpeg", "Models", "Tensors"]),
         .target(name: "Evaluation", dependencies: ["Stitcher"]),
+        .target(name: "Planner"),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "Planner", "Wire", "Stitcher", "Models", "Tensors",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")]
+        ),
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Wire", "Denoiser", "Models", "Tensors",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "ReelCLI",
             dependencies: [
-                "Tensors", "Models", "Denoiser", "Stitcher", "Evaluation", "Wire",
+                "Tensors", "Models", "Denoiser", "Stitcher", "Evaluation", "Wire", "Planner", "Coordinator", "Worker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,7 +82,9 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "StitcherTests", dependencies: ["Stitcher", "Models", "Tensors"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Stitcher", "Tensors"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReelCLITests", dependencies: []),
+        .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Worker", "Planner", "Wire", "Models", "Tensors", "Denoiser", "Stitcher"]),
+        .testTarget(name: "ReelCLITests", dependencies: ["Coordinator"]),
     ],
     swiftLanguageModes: [.v6]
 )

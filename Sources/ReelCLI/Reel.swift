@@ -1,4 +1,5 @@
 import ArgumentParser
+import Stitcher
 
 @main
 struct Reel: AsyncParsableCommand {
@@ -6,17 +7,16 @@ struct Reel: AsyncParsableCommand {
         commandName: "reel",
         abstract: "Reel: minute-long text-to-video on a farm of ordinary Linux machines.",
         discussion: """
-            Reel plans a long video into overlapping segments, renders them on workers over ZeroMQ \
-            and stitches the result into an MP4. This build has the foundation: the text encoder, \
-            the tensor kernels and the MP4 writer. Run scripts/setup.sh once to install what Reel needs.
+            Reel plans a long video into overlapping segments tied by shared latent anchors, renders \
+            them on workers over ZeroMQ and stitches the result into an MP4.
+              reel render "a red ball bounces across green grass" --duration 60 --out film.mp4
+            On a farm: `reel coordinator` on one machine, `reel worker --connect tcp://HOST:5555` on \
+            many, `reel submit … --wait` from anywhere. Run scripts/setup.sh once to install what Reel needs.
             """,
         version: ReelVersion.current,
-        subcommands: [GenerateCommand.self, EvalCommand.self, EvalSetCommand.self, EmbedCommand.self, BenchCommand.self]
+        subcommands: [RenderCommand.self, SubmitCommand.self, StatusCommand.self, CancelCommand.self,
+                      CoordinatorCommand.self, WorkerCommand.self, GenerateCommand.self, EvalCommand.self, EvalSetCommand.self, EmbedCommand.self, BenchCommand.self]
     )
-}
-
-enum ReelVersion {
-    static let current = "0.1.0"
 }
 
 /// A mistake the user can fix: printed as one sentence, exit status 1, no stack trace.

@@ -32,6 +32,12 @@ public final class FilmStitcher {
     private let writer: MP4Writer
     /// Frames decoded per VAE call (batched for BLAS efficiency).
     public var decodeBatch = 8
+    /// Output frames per latent frame: above 1, in-between frames are interpolated linearly in
+    /// latent space (a film at 2× or 3× the model's frame rate); the last frame is held.
+    public var interpolation = 1
+    /// Frames handed to the encoder so far (`framesWritten × interpolation`, roughly).
+    public private(set) var outputFrames = 0
+    private var lastBlended: [Float]?
 
     /// `plan` maps each segment id to the global frames it will cover; together they must cover
     /// `0..<totalFrames` (a gap is reported here, before any work).
@@ -97,21 +103,33 @@ public final class FilmStitcher {
 
     private func writeReadyFrames() throws {
         var batch: [[Float]] = []
-        while framesWritten + batch.count < totalFrames {
-            let f = framesWritten + batch.count
+        var blended = 0
+        while framesWritten + blended < totalFrames {
+            let f = framesWritten + blended
             let ids = covering(f)
             guard ids.allSatisfy({ pending[$0] != nil }) else { break }
-            batch.append(blender.blend(frame: f, segments: ids.map { pending[$0]! }))
-            if batch.count == decodeBatch { try emit(&batch) }
+            let latent = blender.blend(frame: f, segments: ids.map { pending[$0]! })
+            if interpolation > 1, let previous = lastBlended {
+                for j in 1..<interpolation {
+                    let t = Float(j) / Float(interpolation)
+                    batch.append(zip(previous, latent).map { $0 + ($1 - $0) * t })
+                }
+            }
+            batch.append(latent)
+            lastBlended = latent
+            blended += 1
+            if batch.count >= decodeBatch { try emit(&batch, modelFrames: &blended) }
         }
-        if !batch.isEmpty { try emit(&batch) }
+        if !batch.isEmpty { try emit(&batch, modelFrames: &blended) }
     }
 
-    private func emit(_ batch: inout [[Float]]) throws {
+    private func emit(_ batch: inout [[Float]], modelFrames: inout Int) throws {
         let latents = Tensor(shape: [batch.count] + frameShape, scalars: batch.flatMap { $0 })
         let pixels = decoder.decodeFrames(latents)
         for frame in RGBFrame.frames(fromCHW: pixels) { try writer.append(frame) }
-        framesWritten += batch.count
+        outputFrames += batch.count
+        framesWritten += modelFrames
+        modelFrames = 0
         batch.removeAll()
         // Forget segments wholly behind the write position.
         for (id, segment) in pending where segment.span.upperBound <= framesWritten { pending[id] = nil }
@@ -122,6 +140,12 @@ public final class FilmStitcher {
         guard framesWritten == totalFrames else {
             let missing = plan.filter { pending[$0.key] == nil && $0.value.upperBound > framesWritten }.map(\.key).sorted()
             throw StitchError.badSegment("the film stops at frame \(framesWritten) of \(totalFrames); segments not received: \(missing.prefix(8).joined(separator: ", "))")
+        }
+        if interpolation > 1, let last = lastBlended {
+            // Hold the last frame so the film lasts totalFrames × interpolation frames.
+            var batch = Array(repeating: last, count: interpolation - 1)
+            var none = 0
+            try emit(&batch, modelFrames: &none)
         }
         try writer.finish()
     }

@@ -1,0 +1,266 @@
+import Foundation
+import Logging
+import Models
+import Planner
+import Stitcher
+import Synchronization
+import Wire
+
+/// The farm's coordinator: a ZeroMQ ROUTER that workers connect to, the scheduler, the journal,
+/// the segment store and one film assembler per job.
+///
+/// The ROUTER socket and the scheduler live on one dedicated thread (libzmq sockets are not
+/// thread-safe, and the scheduler is a single-threaded state machine). Everything else — the HTTP
+/// API, `reel render` — talks to that thread through `submit`/`cancel` (a command inbox the loop
+/// drains every few milliseconds) and reads `snapshot`, a copy the loop publishes after each pass.
+public final class Coordinator: Sendable {
+    public struct Configuration: Sendable {
+        /// ZeroMQ endpoint to bind, e.g. `tcp://0.0.0.0:5555`, `tcp://127.0.0.1:*`, `ipc:///tmp/reel.sock`.
+        public var bind: String
+        /// Journal, segment store and films live here.
+        public var stateDirectory: URL
+        public var settings: FarmSettings
+
+        public init(bind: String, stateDirectory: URL, settings: FarmSettings = FarmSettings()) {
+            self.bind = bind
+            self.stateDirectory = stateDirectory
+            self.settings = settings
+        }
+    }
+
+    public let configuration: Configuration
+    private let model: ReelTinyModel
+    private let logger: Logger
+    private let inbox = Mutex<[Command]>([])
+    private let published = Mutex<FarmSnapshot>(FarmSnapshot())
+    private let endpoint = Mutex<String?>(nil)
+    private let running = Atomic<Bool>(false)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let films = Mutex<[String: URL]>([:])
+
+    private enum Command: Sendable {
+        case submit(JobSpec, @Sendable (Result<String, JobSpecError>) -> Void)
+        case cancel(String, @Sendable (Result<Void, JobSpecError>) -> Void)
+        case stitched(String, String?)
+    }
+
+    public init(configuration: Configuration, model: ReelTinyModel, logger: Logger = Logger(label: "reel.coordinator")) {
+        self.configuration = configuration
+        self.model = model
+        self.logger = logger
+    }
+
+    /// The endpoint actually bound (with the port chosen for `tcp://…:*`), once started.
+    public var boundEndpoint: String? { endpoint.withLock { $0 } }
+
+    /// The latest published state.
+    public var snapshot: FarmSnapshot { published.withLock { $0 } }
+
+    /// Opens the journal, restores unfinished jobs, binds the socket and starts the loop thread.
+    /// Throws one clear sentence when the state directory or the endpoint cannot be used.
+    public func start() throws {
+        let state = configuration.stateDirectory
+        do { try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true) } catch {
+            throw CoordinatorError("cannot create the state directory \(state.path): \(error.localizedDescription); choose a writable --state")
+        }
+        let journal: Journal
+        do { journal = try Journal(url: state.appendingPathComponent("journal.sqlite")) } catch {
+            throw CoordinatorError("cannot open the journal in \(state.path): \(error); check the directory's permissions and free space")
+        }
+        let store = try SegmentStore(directory: state.appendingPathComponent("segments"))
+        let ready = DispatchSemaphore(value: 0)
+        let startError = Mutex<CoordinatorError?>(nil)
+        running.store(true, ordering: .sequentiallyConsistent)
+        let thread = Thread { [self] in
+            let context: ZMQContext
+            let socket: ZMQSocket
+            do {
+                context = try ZMQContext()
+                socket = try ZMQSocket(context: context, type: .router)
+                try socket.set(.routerMandatory(true))
+                try socket.set(.maxMessageSize(Int64(ProtocolLimits.standard.maxPayloadBytes + 2 * ProtocolLimits.standard.maxHeaderBytes)))
+                try socket.set(.sendHighWaterMark(10_000))
+                try socket.set(.receiveHighWaterMark(10_000))
+                try socket.bind(configuration.bind)
+                endpoint.withLock { $0 = try? socket.lastEndpoint() }
+            } catch {
+                startError.withLock { $0 = CoordinatorError("cannot bind \(configuration.bind): \(error); pick a free port or a valid endpoint (tcp://HOST:PORT)") }
+                running.store(false, ordering: .sequentiallyConsistent)
+                ready.signal()
+                stopped.signal()
+                return
+            }
+            let loop: Loop
+            do {
+                loop = try Loop(coordinator: self, socket: socket, journal: journal, store: store)
+            } catch {
+                startError.withLock { $0 = CoordinatorError("cannot restore from the journal: \(error)") }
+                running.store(false, ordering: .sequentiallyConsistent)
+                ready.signal()
+                stopped.signal()
+                return
+            }
+            ready.signal()
+            loop.run()
+            socket.close()
+            _ = context
+            stopped.signal()
+        }
+        thread.name = "reel-coordinator"
+        thread.start()
+        ready.wait()
+        if let error = startError.withLock({ $0 }) { throw error }
+        logger.info("coordinator listening", metadata: ["endpoint": "\(boundEndpoint ?? configuration.bind)", "state": "\(state.path)"])
+    }
+
+    /// Stops the loop (open attempts stay in the journal for the next start) and waits for it.
+    public func stop() {
+        guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
+        stopped.wait()
+    }
+
+    /// Plans and journals a job; returns its id.
+    public func submit(_ spec: JobSpec) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            inbox.withLock { $0.append(.submit(spec, { continuation.resume(with: $0) })) }
+        }
+    }
+
+    public func cancel(_ job: String) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            inbox.withLock { $0.append(.cancel(job, { continuation.resume(with: $0) })) }
+        }
+    }
+
+    /// The finished film of a job, when there is one.
+    public func film(of job: String) -> URL? {
+        let url = configuration.stateDirectory.appendingPathComponent("jobs/\(job)/film.mp4")
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    /// The growing preview (fragmented MP4) of a job while it renders.
+    public func preview(of job: String) -> URL? {
+        let url = configuration.stateDirectory.appendingPathComponent("jobs/\(job)/preview.mp4")
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    /// The loop thread's state: owns the socket, the scheduler and the assemblers.
+    private final class Loop {
+        let coordinator: Coordinator
+        let socket: ZMQSocket
+        let scheduler: Scheduler
+        let store: SegmentStore
+        var assemblers: [String: FilmAssembler] = [:]
+
+        init(coordinator: Coordinator, socket: ZMQSocket, journal: Journal, store: SegmentStore) throws {
+            self.coordinator = coordinator
+            self.socket = socket
+            self.store = store
+            let config = coordinator.model.config
+            let start = ContinuousClock.now
+            let logger = coordinator.logger
+            scheduler = try Scheduler(
+                settings: coordinator.configuration.settings, journal: journal, store: store, geometry: .reelTiny,
+                frameShape: coordinator.model.latentFrameShape,
+                samplerDefaults: SamplerParameters(steps: config.sampler.steps, guidance: Double(config.sampler.cfgScale),
+                                                   shift: Double(config.sampler.shift), method: "euler"),
+                logger: logger,
+                clock: { let d = ContinuousClock.now - start; return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 },
+                send: { identity, message in
+                    do { return try socket.send([identity] + message.encoded(), dontWait: true) } catch {
+                        logger.debug("send failed", metadata: ["to": "\(hex(identity))", "error": "\(error)"])
+                        return false
+                    }
+                })
+            scheduler.onFinalSegment = { [unowned self] job, task, digest in assembler(for: job)?.add(task, digest: digest) }
+            scheduler.onJobSegmentsComplete = { [unowned self] job in assembler(for: job)?.allArrived() }
+            scheduler.onJobEnded = { [unowned self] job in
+                assemblers.removeValue(forKey: job.record.id)?.cancel()
+            }
+            try scheduler.restore()
+            // Unfinished films restart from the segments already in the store.
+            for job in scheduler.jobs.values.sorted(by: { $0.record.seq < $1.record.seq }) where !job.record.state.isFinal {
+                guard let assembler = assembler(for: job) else { continue }
+                for task in job.plan.segments where task.level == job.plan.finalLevel {
+                    if let digest = job.segments[task.id]?.digest { assembler.add(task, digest: digest) }
+                }
+                if job.doneCount == job.plan.segments.count { assembler.allArrived() }
+            }
+        }
+
+        func assembler(for job: LiveJob) -> FilmAssembler? {
+            let id = job.record.id
+            if let existing = assemblers[id] { return existing }
+            let directory = coordinator.configuration.stateDirectory.appendingPathComponent("jobs/\(id)")
+            do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+                scheduler.finishJob(id, error: "cannot create \(directory.path): \(error.localizedDescription)")
+                return nil
+            }
+            var soundtrack: URL?
+            if let bytes = job.record.spec.soundtrack {
+                let url = directory.appendingPathComponent("soundtrack")
+                if !FileManager.default.fileExists(atPath: url.path) { try? bytes.write(to: url) }
+                soundtrack = url
+            }
+            let video = coordinator.model.config.video
+            let coordinator = self.coordinator
+            let assembler = FilmAssembler(
+                job: id, spec: job.record.spec, plan: job.plan, directory: directory, store: store, decoder: coordinator.model.vae,
+                frameShape: coordinator.model.latentFrameShape, pixelSize: (video.width, video.height), soundtrack: soundtrack,
+                completion: { error in coordinator.inbox.withLock { $0.append(.stitched(id, error)) } })
+            assemblers[id] = assembler
+            return assembler
+        }
+
+        func run() {
+            var lastPublish = -1.0
+            let started = Date()
+            while coordinator.running.load(ordering: .relaxed) {
+                do {
+                    if try socket.pollIn(timeoutMilliseconds: 20) {
+                        // Drain what is queued, bounded so commands and ticks still get their turn.
+                        for _ in 0..<256 {
+                            guard case .message(let frames) = try socket.receive(dontWait: true) else { break }
+                            guard frames.count >= 2 else { continue }
+                            scheduler.handle(identity: frames[0], frames: Array(frames.dropFirst()))
+                        }
+                    }
+                } catch {
+                    coordinator.logger.error("socket error", metadata: ["error": "\(error)"])
+                }
+                for command in coordinator.inbox.withLock({ box in defer { box.removeAll() }; return box }) {
+                    switch command {
+                    case .submit(let spec, let reply):
+                        do { reply(.success(try scheduler.submit(spec))) } catch let error as JobSpecError { reply(.failure(error)) } catch {
+                            reply(.failure(.invalid("the journal could not record the job: \(error); check free space under the state directory")))
+                        }
+                    case .cancel(let id, let reply):
+                        do { try scheduler.cancel(id); reply(.success(())) } catch let error as JobSpecError { reply(.failure(error)) } catch {
+                            reply(.failure(.invalid("\(error)")))
+                        }
+                    case .stitched(let id, let error):
+                        assemblers[id] = nil
+                        scheduler.finishJob(id, error: error)
+                    }
+                }
+                scheduler.tick()
+                let now = Date().timeIntervalSince(started)
+                if now - lastPublish > 0.1 {
+                    lastPublish = now
+                    let frames = assemblers.mapValues(\.framesWritten)
+                    let snapshot = scheduler.snapshot(
+                        framesWritten: { frames[$0] ?? 0 },
+                        filmReady: { [coordinator] id in coordinator.film(of: id) != nil })
+                    coordinator.published.withLock { $0 = snapshot }
+                }
+            }
+            for assembler in assemblers.values { assembler.cancel() }
+        }
+    }
+}
+
+/// A coordinator start-up problem, as one sentence.
+public struct CoordinatorError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

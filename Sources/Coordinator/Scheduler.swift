@@ -1,0 +1,576 @@
+import Foundation
+import Logging
+import Planner
+import Wire
+
+/// The farm's scheduling state machine: jobs → segments → attempts → workers.
+///
+/// It owns no socket and no thread: the coordinator's loop feeds it decoded messages and clock
+/// ticks, and it answers with messages to send (through `send`) while writing every state change to
+/// the journal *before* acting on it. Confined to one thread (the loop); not Sendable on purpose.
+///
+/// Invariants: a segment has at most one open attempt; a result is stored only for the segment's
+/// current open attempt (the attempt id is the fencing token); a segment is counted done once.
+public final class Scheduler {
+    public typealias Send = (_ identity: [UInt8], _ message: WireMessage) -> Bool
+
+    let settings: FarmSettings
+    let journal: Journal
+    let store: SegmentStore
+    let geometry: ModelGeometry
+    let frameShape: [Int]
+    let samplerDefaults: SamplerParameters
+    let logger: Logger
+    private let send: Send
+    /// Monotonic seconds.
+    private let clock: () -> Double
+    /// Called with a job when one of its final-level segments is stored (the stitcher's feed).
+    var onFinalSegment: (LiveJob, SegmentTask, String) -> Void = { _, _, _ in }
+    /// Called when a job's last segment is stored, and when a job leaves the farm (cancel/fail).
+    var onJobSegmentsComplete: (LiveJob) -> Void = { _ in }
+    var onJobEnded: (LiveJob) -> Void = { _ in }
+
+    private(set) var jobs: [String: LiveJob] = [:]
+    private var workers: [[UInt8]: LiveWorker] = [:]
+    private var attempts: [String: LiveAttempt] = [:]
+    private var nextJobSeq: Int
+    private var lastHeartbeat = -Double.infinity
+    private var anchorCache = AnchorCache(capacity: 64)
+    public private(set) var malformedMessages = 0
+    public private(set) var staleMessages = 0
+
+    public init(settings: FarmSettings, journal: Journal, store: SegmentStore, geometry: ModelGeometry, frameShape: [Int],
+                samplerDefaults: SamplerParameters, logger: Logger, clock: @escaping () -> Double, send: @escaping Send) throws {
+        self.settings = settings
+        self.journal = journal
+        self.store = store
+        self.geometry = geometry
+        self.frameShape = frameShape
+        self.samplerDefaults = samplerDefaults
+        self.logger = logger
+        self.clock = clock
+        self.send = send
+        self.nextJobSeq = try journal.lastJobSeq() + 1
+    }
+
+    // MARK: Jobs
+
+    /// Plans and records a job; returns its id. Throws a one-sentence error for a bad spec.
+    public func submit(_ spec: JobSpec) throws -> String {
+        try spec.validate(modelFPS: geometry.fps)
+        let open = jobs.values.filter { !$0.record.state.isFinal }.count
+        guard open < settings.maxQueuedJobs else {
+            throw JobSpecError.invalid("the coordinator already holds \(open) unfinished jobs (the limit is \(settings.maxQueuedJobs)); wait for some to finish or cancel one")
+        }
+        let plan: SegmentPlan
+        do { plan = try Planner.plan(spec.request, geometry: geometry) } catch { throw JobSpecError.invalid("\(error)") }
+        let seq = nextJobSeq
+        let id = String(format: "j%04d-%08x", seq, UInt32.random(in: 0...UInt32.max))
+        let now = Date()
+        let record = JobRecord(id: id, seq: seq, spec: spec, state: .queued, error: nil, created: now, updated: now)
+        let segments = plan.segments.map { task in
+            SegmentRecord(job: id, id: task.id, level: task.level, state: task.dependencies.isEmpty ? .ready : .waiting,
+                          digest: nil, attempts: 0, failures: [])
+        }
+        try journal.insert(job: record, segments: segments)
+        nextJobSeq += 1
+        let job = LiveJob(record: record, plan: plan, segments: segments)
+        jobs[id] = job
+        logger.info("job submitted", metadata: ["job": "\(id)", "segments": "\(plan.segments.count)", "levels": "\(plan.levels)"])
+        return id
+    }
+
+    /// Rebuilds the live state from the journal after a (re)start. Open attempts become orphans:
+    /// a worker that reconnects within the grace period and names them in its heartbeat keeps
+    /// them; otherwise they are requeued. Finished segments are never rendered again.
+    public func restore() throws {
+        let now = clock()
+        for record in try journal.jobs() {
+            let plan: SegmentPlan
+            do { plan = try Planner.plan(record.spec.request, geometry: geometry) } catch {
+                logger.error("journal job cannot be planned any more", metadata: ["job": "\(record.id)", "error": "\(error)"])
+                continue
+            }
+            var segments = try journal.segments(job: record.id)
+            // A segment whose blob is gone or damaged is rendered again rather than trusted.
+            for i in segments.indices where segments[i].state == .done {
+                if let digest = segments[i].digest, store.contains(digest) { continue }
+                logger.warning("finished segment's latents are missing; rendering it again", metadata: ["job": "\(record.id)", "segment": "\(segments[i].id)"])
+                segments[i].state = .waiting
+                segments[i].digest = nil
+            }
+            let job = LiveJob(record: record, plan: plan, segments: segments)
+            jobs[record.id] = job
+            nextJobSeq = max(nextJobSeq, record.seq + 1)
+            if record.state.isFinal { continue }
+            for open in try journal.attempts(job: record.id, state: .leased) {
+                guard job.segments[open.segment]?.state == .leased else { continue }
+                let remaining = max(0, open.leaseUntil.timeIntervalSinceNow)
+                attempts[open.id] = LiveAttempt(id: open.id, job: record.id, segment: open.segment, worker: nil, workerName: open.worker,
+                                                started: now, deadline: now + min(remaining, settings.lease),
+                                                orphanUntil: now + 2 * settings.deadAfter)
+                job.segments[open.segment]?.attempt = open.id
+            }
+            // Leased segments without a live attempt (the attempt row was never written) go back.
+            for (id, segment) in job.segments where segment.state == .leased && segment.attempt == nil {
+                job.segments[id]?.state = .ready
+            }
+            job.refreshReadiness()
+            logger.info("job restored", metadata: ["job": "\(record.id)", "done": "\(job.doneCount)/\(job.plan.segments.count)", "orphans": "\(attempts.values.filter { $0.job == record.id }.count)"])
+        }
+    }
+
+    /// Cancels a job: no more dispatches, open attempts fenced off, the stitcher stopped.
+    public func cancel(_ id: String) throws {
+        guard let job = jobs[id] else { throw JobSpecError.invalid("no job \(id); `reel status` lists the jobs") }
+        guard !job.record.state.isFinal else { return }
+        try journal.cancel(job: id)
+        job.record.state = .cancelled
+        for attempt in attempts.values where attempt.job == id { drop(attempt: attempt.id) }
+        onJobEnded(job)
+        logger.info("job cancelled", metadata: ["job": "\(id)"])
+    }
+
+    /// Marks a job finished after its film was written (or failed writing it).
+    func finishJob(_ id: String, error: String?) {
+        guard let job = jobs[id], !job.record.state.isFinal else { return }
+        let state: JobState = error == nil ? .done : .failed
+        do { try journal.setJobState(id, state, error: error) } catch { logger.error("journal write failed", metadata: ["job": "\(id)", "error": "\(error)"]) }
+        job.record.state = state
+        job.record.error = error
+        job.record.updated = Date()
+        logger.info("job \(state.rawValue)", metadata: ["job": "\(id)", "error": "\(error ?? "")"])
+    }
+
+    // MARK: Messages
+
+    /// Handles one multipart message from the ROUTER (`identity` stripped off).
+    public func handle(identity: [UInt8], frames: [[UInt8]]) {
+        let message: WireMessage
+        do { message = try WireMessage.decode(frames) } catch {
+            malformedMessages += 1
+            if case .unsupportedVersion = error {
+                _ = send(identity, .disconnect(Disconnect(reason: "this coordinator speaks REEL/1 only: upgrade the worker", draining: false)))
+            }
+            if malformedMessages <= 20 || malformedMessages % 1000 == 0 {
+                logger.warning("dropped a malformed message", metadata: ["from": "\(hex(identity))", "error": "\(error)", "dropped": "\(malformedMessages)"])
+            }
+            return
+        }
+        let now = clock()
+        workers[identity]?.lastSeen = now
+        switch message {
+        case .ready(let ready): register(identity: identity, ready: ready, now: now)
+        case .heartbeat(let beat): heartbeat(identity: identity, beat: beat, now: now)
+        case .progress(let progress): self.progress(progress, from: identity, now: now)
+        case .result(let result, let latents): self.result(result, latents: latents, from: identity)
+        case .failed(let failure): failed(failure, from: identity)
+        case .disconnect(let bye): disconnect(identity: identity, bye: bye)
+        case .task:
+            malformedMessages += 1
+            logger.warning("a worker sent TASK, which only the coordinator sends; dropped", metadata: ["from": "\(hex(identity))"])
+        }
+    }
+
+    private func register(identity: [UInt8], ready: Ready, now: Double) {
+        // The same worker under a new identity has reconnected: its attempts wait for its heartbeat.
+        for (other, worker) in workers where other != identity && worker.ready.worker == ready.worker {
+            orphanAttempts(of: worker, now: now)
+            workers[other] = nil
+        }
+        if let existing = workers[identity] {
+            workers[identity]?.ready = ready
+            workers[identity]?.draining = false
+            logger.info("worker re-announced", metadata: ["worker": "\(ready.worker)", "attempts": "\(existing.attempts.count)"])
+        } else {
+            workers[identity] = LiveWorker(identity: identity, ready: ready, joined: now, lastSeen: now)
+            logger.info("worker joined", metadata: ["worker": "\(ready.worker)", "threads": "\(ready.threads)", "credit": "\(ready.credit)"])
+        }
+        // Attempts it is still working on (it reconnected, or we restarted) stay with it.
+        if !ready.activeAttempts.isEmpty { heartbeat(identity: identity, beat: Heartbeat(activeAttempts: ready.activeAttempts), now: now) }
+        if !ready.models.contains(where: { $0 == "reel-tiny" }) {
+            logger.warning("worker offers none of this farm's models; it gets no tasks", metadata: ["worker": "\(ready.worker)", "models": "\(ready.models)"])
+        }
+    }
+
+    private func heartbeat(identity: [UInt8], beat: Heartbeat, now: Double) {
+        guard var worker = workers[identity] else {
+            // A worker from before a coordinator restart: ask it to announce itself again.
+            _ = send(identity, .disconnect(Disconnect(reason: "unknown worker: announce with READY", draining: false)))
+            return
+        }
+        let claimed = Set(beat.activeAttempts)
+        for id in claimed {
+            guard var attempt = attempts[id], attempt.worker == nil || attempt.worker == identity else { continue }
+            if attempt.worker == nil {
+                attempt.worker = identity
+                attempt.workerName = worker.ready.worker
+                attempt.orphanUntil = nil
+                attempts[id] = attempt
+                worker.attempts.insert(id)
+                try? journal.extendLease(attempt: id, worker: worker.ready.worker, until: Date().addingTimeInterval(attempt.deadline - now))
+                logger.info("reconnected worker kept its attempt", metadata: ["worker": "\(worker.ready.worker)", "attempt": "\(id)"])
+            }
+        }
+        workers[identity] = worker
+        // Attempts we gave this worker that it does not know about: the TASK was lost in flight.
+        for id in worker.attempts where !claimed.contains(id) {
+            if let attempt = attempts[id], now - attempt.dispatched > 2 * settings.heartbeatInterval + 1 {
+                lose(attempt: id, reason: "worker \(worker.ready.worker) does not hold the attempt (TASK lost)")
+            }
+        }
+    }
+
+    private func progress(_ progress: Wire.Progress, from identity: [UInt8], now: Double) {
+        guard let attempt = attempts[progress.attempt] else { staleMessages += 1; return }
+        if attempt.worker == nil { attempts[progress.attempt]?.worker = identity; workers[identity]?.attempts.insert(attempt.id) }
+        attempts[progress.attempt]?.step = progress.step
+        attempts[progress.attempt]?.steps = progress.steps
+    }
+
+    private func result(_ result: SegmentResult, latents: [Float], from identity: [UInt8]) {
+        guard let attempt = attempts[result.attempt], attempt.job == result.job, attempt.segment == result.segment,
+              let job = jobs[result.job], let segment = job.segments[result.segment], segment.attempt == result.attempt,
+              segment.state == .leased else {
+            staleMessages += 1
+            logger.warning("refused a result from a stale attempt", metadata: ["attempt": "\(result.attempt)", "job": "\(result.job)", "segment": "\(result.segment)"])
+            try? journal.record(event: "stale-result", job: jobs[result.job] == nil ? nil : result.job, segment: result.segment, attempt: result.attempt)
+            return
+        }
+        let task = segment.task
+        guard result.frames == task.frames, result.frameShape == frameShape,
+              latents.count == task.frames * frameShape.reduce(1, *) else {
+            fail(attempt: attempt.id, error: "result has \(result.frames) frames of \(result.frameShape); expected \(task.frames) of \(frameShape)", retryable: true, state: .failed)
+            return
+        }
+        let bytes = latents.littleEndianBytes
+        let digest = SegmentStore.digest(bytes)
+        guard digest == result.sha256 else {
+            fail(attempt: attempt.id, error: "result checksum \(result.sha256.prefix(12))… does not match its latents (\(digest.prefix(12))…): corrupted in transit", retryable: true, state: .failed)
+            return
+        }
+        do {
+            try store.put(bytes)
+            let ready = job.dependentsReadyAfter(task.id)
+            try journal.end(attempt: attempt.id, job: job.record.id, segment: task.id, as: .succeeded, segmentState: .done,
+                            digest: digest, failures: segment.failures, newlyReady: ready)
+            job.markDone(task.id, digest: digest, seconds: Double(result.computeMilliseconds) / 1000, worker: attempt.workerName, ready: ready)
+        } catch {
+            // Disk full or unwritable state dir: keep nothing half-done, pause the job, retry later.
+            logger.error("could not store a finished segment; pausing the job", metadata: ["job": "\(job.record.id)", "segment": "\(task.id)", "error": "\(error)"])
+            drop(attempt: attempt.id)
+            job.segments[task.id]?.state = .ready
+            job.segments[task.id]?.attempt = nil
+            pause(job, reason: "cannot write under the state directory (\(error)); free disk space and the job continues")
+            return
+        }
+        attempts[attempt.id] = nil
+        if let w = attempt.worker { workers[w]?.attempts.remove(attempt.id); workers[w]?.done += 1 }
+        anchorCache.insert(job: job.record.id, segment: task.id, latents: latents)
+        if task.level == job.plan.finalLevel { onFinalSegment(job, task, digest) }
+        if job.record.state == .queued { setState(job, .running) }
+        if job.doneCount == job.plan.segments.count {
+            setState(job, .stitching)
+            onJobSegmentsComplete(job)
+        }
+    }
+
+    private func failed(_ failure: Failure, from identity: [UInt8]) {
+        guard let attempt = attempts[failure.attempt] else { staleMessages += 1; return }
+        if failure.refused {
+            lose(attempt: attempt.id, reason: "worker \(attempt.workerName) refused it: \(failure.error)")
+        } else {
+            fail(attempt: attempt.id, error: failure.error, retryable: failure.retryable, state: .failed)
+        }
+    }
+
+    private func disconnect(identity: [UInt8], bye: Disconnect) {
+        guard let worker = workers[identity] else { return }
+        if bye.draining && !worker.attempts.isEmpty {
+            workers[identity]?.draining = true
+            logger.info("worker draining", metadata: ["worker": "\(worker.ready.worker)"])
+            return
+        }
+        removeWorker(identity, reason: "worker \(worker.ready.worker) left: \(bye.reason)", voluntary: true)
+    }
+
+    // MARK: Time
+
+    /// Expires leases, declares silent workers dead, sends heartbeats and dispatches ready work.
+    public func tick() {
+        let now = clock()
+        for (identity, worker) in workers {
+            // A worker that announced a slower heartbeat than ours gets its own interval.
+            let interval = max(settings.heartbeatInterval, Double(worker.ready.heartbeatMilliseconds) / 1000)
+            if now - worker.lastSeen > interval * Double(settings.liveness) {
+                removeWorker(identity, reason: "worker \(worker.ready.worker) missed \(settings.liveness) heartbeats")
+            }
+        }
+        for attempt in attempts.values {
+            if let until = attempt.orphanUntil, now > until {
+                lose(attempt: attempt.id, reason: "no worker reclaimed the attempt after the coordinator restarted")
+            } else if now > attempt.deadline {
+                fail(attempt: attempt.id, error: "lease of \(Int(settings.lease)) s ran out before a result came (worker \(attempt.workerName))",
+                     retryable: true, state: .expired)
+            }
+        }
+        if now - lastHeartbeat >= settings.heartbeatInterval {
+            lastHeartbeat = now
+            for (identity, worker) in workers {
+                if !send(identity, .heartbeat(Heartbeat(activeAttempts: worker.attempts.sorted()))) {
+                    removeWorker(identity, reason: "worker \(worker.ready.worker) is unreachable")
+                }
+            }
+        }
+        resumePausedJobs()
+        dispatch(now: now)
+    }
+
+    private func dispatch(now: Double) {
+        let open = jobs.values.filter { $0.record.state == .queued || $0.record.state == .running }
+            .sorted { ($0.record.spec.priority, -$0.record.seq) > ($1.record.spec.priority, -$1.record.seq) }
+        guard !open.isEmpty else { return }
+        for identity in workers.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            while let worker = workers[identity], !worker.draining, worker.attempts.count < worker.ready.credit,
+                  worker.ready.models.contains("reel-tiny") {
+                guard let (job, task) = nextTask(in: open, for: worker) else { break }
+                start(task: task, of: job, on: identity, now: now)
+            }
+        }
+    }
+
+    private func nextTask(in jobs: [LiveJob], for worker: LiveWorker) -> (LiveJob, SegmentTask)? {
+        for job in jobs where !job.blocklist.contains(worker.ready.worker) {
+            if let task = job.nextReady(maxFrames: worker.ready.maxWindowFrames) { return (job, task) }
+        }
+        return nil
+    }
+
+    private func start(task: SegmentTask, of job: LiveJob, on identity: [UInt8], now: Double) {
+        guard let worker = workers[identity], let segment = job.segments[task.id] else { return }
+        let number = segment.attempts + 1
+        let id = "\(job.record.id).\(task.id).\(number)"
+        let anchors: [Float]
+        do { anchors = try anchorLatents(for: task, of: job) } catch {
+            logger.error("anchor latents unavailable; the source segment is rendered again", metadata: ["job": "\(job.record.id)", "segment": "\(task.id)", "error": "\(error)"])
+            job.segments[task.id]?.state = .waiting
+            for anchor in task.anchors { job.reopen(anchor.source) }
+            return
+        }
+        let record = AttemptRecord(id: id, job: job.record.id, segment: task.id, worker: worker.ready.worker, state: .leased,
+                                   started: Date(), leaseUntil: Date().addingTimeInterval(settings.lease))
+        do { try journal.begin(record, segmentAttempts: number) } catch {
+            pause(job, reason: "cannot write the journal (\(error)); free disk space and the job continues")
+            return
+        }
+        job.segments[task.id]?.state = .leased
+        job.segments[task.id]?.attempts = number
+        job.segments[task.id]?.attempt = id
+        job.readySet.remove(task.id)
+        attempts[id] = LiveAttempt(id: id, job: job.record.id, segment: task.id, worker: identity, workerName: worker.ready.worker,
+                                   started: now, deadline: now + settings.lease, orphanUntil: nil)
+        workers[identity]?.attempts.insert(id)
+        if job.record.state == .queued { setState(job, .running) }
+        let spec = job.record.spec
+        let assignment = TaskAssignment(
+            attempt: id, job: job.record.id, segment: task.id, leaseMilliseconds: Int(settings.lease * 1000), model: spec.model,
+            text: task.text.map { PromptWeight(prompt: $0.prompt, weight: $0.weight) }, seed: spec.request.seed,
+            level: task.level, startFrame: task.startFrame, stride: task.stride, frames: task.frames, frameShape: frameShape,
+            anchorSlots: task.anchors.map(\.slot),
+            sampler: SamplerParameters(steps: spec.steps ?? samplerDefaults.steps, guidance: spec.cfg.map(Double.init) ?? samplerDefaults.guidance,
+                                       shift: spec.shift.map(Double.init) ?? samplerDefaults.shift, method: spec.method ?? samplerDefaults.method))
+        if !send(identity, .task(assignment, anchors: anchors)) {
+            removeWorker(identity, reason: "worker \(worker.ready.worker) is unreachable")
+        }
+    }
+
+    /// The anchor frames of `task`, in slot order, read from the finished source segments.
+    private func anchorLatents(for task: SegmentTask, of job: LiveJob) throws -> [Float] {
+        let frameSize = frameShape.reduce(1, *)
+        var values: [Float] = []
+        values.reserveCapacity(task.anchors.count * frameSize)
+        for anchor in task.anchors {
+            let source: [Float]
+            if let cached = anchorCache.get(job: job.record.id, segment: anchor.source) { source = cached } else {
+                guard let digest = job.segments[anchor.source]?.digest else { throw SegmentStoreError.missing(anchor.source) }
+                source = [Float](littleEndianBytes: try store.get(digest)[...])
+                anchorCache.insert(job: job.record.id, segment: anchor.source, latents: source)
+            }
+            values += source[(anchor.sourceSlot * frameSize)..<((anchor.sourceSlot + 1) * frameSize)]
+        }
+        return values
+    }
+
+    // MARK: Attempt endings
+
+    /// A failed or expired attempt: counts against the segment and the worker; requeues or fails the job.
+    private func fail(attempt id: String, error: String, retryable: Bool, state: AttemptState) {
+        guard let attempt = attempts.removeValue(forKey: id), let job = jobs[attempt.job],
+              var segment = job.segments[attempt.segment] else { return }
+        if let w = attempt.worker { workers[w]?.attempts.remove(id) }
+        segment.failures.append("attempt \(id) on \(attempt.workerName): \(error)")
+        let exhausted = !retryable || segment.failures.count >= settings.maxFailures
+        segment.state = exhausted ? .failed : .ready
+        segment.attempt = nil
+        do {
+            try journal.end(attempt: id, job: job.record.id, segment: segment.task.id, as: state, error: error,
+                            segmentState: segment.state, failures: segment.failures)
+        } catch { logger.error("journal write failed", metadata: ["attempt": "\(id)", "error": "\(error)"]) }
+        job.segments[segment.task.id] = segment
+        logger.warning("attempt \(state.rawValue)", metadata: ["job": "\(job.record.id)", "segment": "\(segment.task.id)", "attempt": "\(id)", "error": "\(error)"])
+        job.workerFailures[attempt.workerName, default: 0] += 1
+        if job.workerFailures[attempt.workerName]! >= settings.workerFailureLimit, !job.blocklist.contains(attempt.workerName) {
+            job.blocklist.insert(attempt.workerName)
+            try? journal.record(event: "worker-blocklisted", job: job.record.id, detail: attempt.workerName)
+            logger.warning("worker blocklisted for this job", metadata: ["job": "\(job.record.id)", "worker": "\(attempt.workerName)"])
+        }
+        if exhausted {
+            let why = "segment \(segment.task.id) failed \(segment.failures.count) time(s): " + segment.failures.joined(separator: "; ")
+            failJob(job, error: why)
+        } else {
+            job.readySet.insert(segment.task.id)
+        }
+    }
+
+    /// An attempt lost to a dead or confused worker: requeued without counting against the segment.
+    private func lose(attempt id: String, reason: String) {
+        guard let attempt = attempts.removeValue(forKey: id), let job = jobs[attempt.job] else { return }
+        if let w = attempt.worker { workers[w]?.attempts.remove(id) }
+        guard let segment = job.segments[attempt.segment], segment.attempt == id else { return }
+        do {
+            try journal.end(attempt: id, job: job.record.id, segment: segment.task.id, as: .lost, error: reason,
+                            segmentState: .ready, failures: segment.failures)
+        } catch { logger.error("journal write failed", metadata: ["attempt": "\(id)", "error": "\(error)"]) }
+        job.segments[segment.task.id]?.state = .ready
+        job.segments[segment.task.id]?.attempt = nil
+        job.readySet.insert(segment.task.id)
+        logger.info("attempt requeued", metadata: ["job": "\(job.record.id)", "segment": "\(segment.task.id)", "attempt": "\(id)", "reason": "\(reason)"])
+    }
+
+    /// Forgets an attempt whose job was cancelled or paused (its result will be refused as stale).
+    private func drop(attempt id: String) {
+        guard let attempt = attempts.removeValue(forKey: id) else { return }
+        if let w = attempt.worker { workers[w]?.attempts.remove(id) }
+    }
+
+    private func orphanAttempts(of worker: LiveWorker, now: Double) {
+        for id in worker.attempts {
+            attempts[id]?.worker = nil
+            attempts[id]?.orphanUntil = now + 2 * settings.deadAfter
+        }
+    }
+
+    private func removeWorker(_ identity: [UInt8], reason: String, voluntary: Bool = false) {
+        guard let worker = workers.removeValue(forKey: identity) else { return }
+        logger.log(level: voluntary ? .info : .warning, "worker removed", metadata: ["worker": "\(worker.ready.worker)", "reason": "\(reason)"])
+        for id in worker.attempts.sorted() { lose(attempt: id, reason: reason) }
+    }
+
+    private func failJob(_ job: LiveJob, error: String) {
+        do { try journal.setJobState(job.record.id, .failed, error: error) } catch { logger.error("journal write failed", metadata: ["error": "\(error)"]) }
+        job.record.state = .failed
+        job.record.error = error
+        for attempt in attempts.values where attempt.job == job.record.id { drop(attempt: attempt.id) }
+        onJobEnded(job)
+        logger.error("job failed", metadata: ["job": "\(job.record.id)", "error": "\(error)"])
+    }
+
+    private func pause(_ job: LiveJob, reason: String) {
+        guard job.record.state != .paused else { return }
+        job.resumeState = job.record.state
+        job.record.state = .paused
+        job.record.error = reason
+        job.pausedAt = clock()
+        try? journal.setJobState(job.record.id, .paused, error: reason)
+        logger.error("job paused", metadata: ["job": "\(job.record.id)", "reason": "\(reason)"])
+    }
+
+    /// Paused jobs are retried every few seconds: a test write to the store tells if space is back.
+    private func resumePausedJobs() {
+        let now = clock()
+        for job in jobs.values where job.record.state == .paused && now - job.pausedAt > 5 {
+            job.pausedAt = now
+            let probe = store.directory.appendingPathComponent(".space-probe")
+            guard FileManager.default.createFile(atPath: probe.path, contents: Data(count: 1 << 20)) else { continue }
+            try? FileManager.default.removeItem(at: probe)
+            let state = job.resumeState ?? .running
+            do { try journal.setJobState(job.record.id, state) } catch { continue }
+            job.record.state = state
+            job.record.error = nil
+            logger.info("job resumed: the state directory is writable again", metadata: ["job": "\(job.record.id)"])
+        }
+    }
+
+    private func setState(_ job: LiveJob, _ state: JobState) {
+        do { try journal.setJobState(job.record.id, state) } catch { logger.error("journal write failed", metadata: ["error": "\(error)"]) }
+        job.record.state = state
+        job.record.updated = Date()
+    }
+
+    // MARK: Snapshot
+
+    public func snapshot(framesWritten: (String) -> Int, filmReady: (String) -> Bool) -> FarmSnapshot {
+        let now = clock()
+        var snapshot = FarmSnapshot()
+        snapshot.malformedMessages = malformedMessages
+        snapshot.staleMessages = staleMessages
+        snapshot.jobs = jobs.values.sorted { $0.record.seq < $1.record.seq }.map { job in
+            job.status(attempts: attempts, framesWritten: framesWritten(job.record.id), filmReady: filmReady(job.record.id), now: now)
+        }
+        snapshot.workers = workers.values.sorted { $0.ready.worker < $1.ready.worker }.map { w in
+            WorkerStatus(name: w.ready.worker, identity: hex(w.identity), threads: w.ready.threads, credit: w.ready.credit, draining: w.draining,
+                         heartbeatAge: now - w.lastSeen, attempts: w.attempts.sorted(), segmentsDone: w.done,
+                         segmentsPerMinute: Double(w.done) / max(now - w.joined, 1) * 60)
+        }
+        return snapshot
+    }
+
+    /// Live attempts (tests and diagnostics).
+    public var openAttempts: [String] { attempts.keys.sorted() }
+    public var workerNames: [String] { workers.values.map(\.ready.worker).sorted() }
+}
+
+func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+struct LiveWorker {
+    let identity: [UInt8]
+    var ready: Ready
+    let joined: Double
+    var lastSeen: Double
+    var attempts: Set<String> = []
+    var draining = false
+    var done = 0
+}
+
+struct LiveAttempt {
+    let id: String
+    let job: String
+    let segment: String
+    /// The worker holding it; nil while orphaned after a coordinator restart or a reconnect.
+    var worker: [UInt8]?
+    var workerName: String
+    let started: Double
+    var deadline: Double
+    var orphanUntil: Double?
+    var step: Int?
+    var steps: Int?
+    var dispatched: Double { started }
+}
+
+/// Recently finished segments' latents, so anchors are not re-read from disk for every child.
+struct AnchorCache {
+    let capacity: Int
+    private var entries: [String: [Float]] = [:]
+    private var order: [String] = []
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func get(job: String, segment: String) -> [Float]? { entries["\(job)/\(segment)"] }
+
+    mutating func insert(job: String, segment: String, latents: [Float]) {
+        let key = "\(job)/\(segment)"
+        if entries[key] == nil { order.append(key) }
+        entries[key] = latents
+        while order.count > capacity { entries[order.removeFirst()] = nil }
+    }
+}

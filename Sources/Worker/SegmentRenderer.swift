@@ -1,0 +1,79 @@
+import Denoiser
+import Foundation
+import Models
+import Synchronization
+import Tensors
+import Wire
+
+/// Renders one segment task into clean latents `[frames, C, h, w]` (flattened).
+public protocol SegmentRenderer: Sendable {
+    /// Models this renderer offers (sent in READY).
+    var models: [String] { get }
+    var maxWindowFrames: Int { get }
+    /// Runs the denoising loop; `progress(step, steps)` after each step. Throws a sentence.
+    func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float]
+}
+
+/// The built-in renderer: reel-tiny's DiT with the flow-matching sampler, conditioned on the
+/// task's prompts (MiniLM embeddings mixed by weight) and its anchor frames.
+public final class ReelTinyRenderer: SegmentRenderer {
+    public let generator: ClipGenerator
+    private let embeddings = Mutex<[String: [Float]]>([:])
+
+    public init(generator: ClipGenerator) { self.generator = generator }
+
+    public var models: [String] { [generator.model.config.name] }
+    public var maxWindowFrames: Int { generator.model.dit.windowFrames }
+
+    public func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float] {
+        let dit = generator.model.dit
+        guard task.model == generator.model.config.name else {
+            throw RenderError("this worker runs \(generator.model.config.name), not \(task.model)")
+        }
+        guard task.frames == dit.windowFrames, task.frameShape == dit.frameShape else {
+            throw RenderError("task wants \(task.frames) frames of \(task.frameShape); \(generator.model.config.name) renders \(dit.windowFrames) of \(dit.frameShape)")
+        }
+        guard generator.model.config.stridesTrained.contains(task.stride) else {
+            throw RenderError("stride \(task.stride) is not one \(generator.model.config.name) was trained on (\(generator.model.config.stridesTrained))")
+        }
+        let frameSize = dit.frameShape.reduce(1, *)
+        var anchorValues = [Float](repeating: 0, count: task.frames * frameSize)
+        var mask = [Bool](repeating: false, count: task.frames)
+        for (i, slot) in task.anchorSlots.enumerated() {
+            anchorValues.replaceSubrange((slot * frameSize)..<((slot + 1) * frameSize), with: anchors[(i * frameSize)..<((i + 1) * frameSize)])
+            mask[slot] = true
+        }
+        let settings = SamplerSettings(steps: task.sampler.steps, guidance: Float(task.sampler.guidance), shift: Float(task.sampler.shift),
+                                       method: SamplingMethod(rawValue: task.sampler.method) ?? .euler)
+        let latents = generator.latents(text: text(for: task.text), seed: task.seed, startFrame: task.startFrame, stride: task.stride,
+                                        anchors: Tensor(shape: [task.frames] + dit.frameShape, scalars: anchorValues), mask: mask,
+                                        level: task.level, settings: settings, progress: progress)
+        return latents.scalars
+    }
+
+    /// The weighted mix of the prompts' embeddings, renormalised to unit length like each embedding.
+    func text(for prompts: [PromptWeight]) -> [Float] {
+        var mixed: [Float]?
+        for item in prompts where item.weight > 0 {
+            let embedding = embeddings.withLock { $0[item.prompt] } ?? {
+                let e = generator.textEncoder.embed(item.prompt)
+                embeddings.withLock { cache in
+                    if cache.count > 256 { cache.removeAll() }
+                    cache[item.prompt] = e
+                }
+                return e
+            }()
+            let w = Float(item.weight)
+            if mixed == nil { mixed = embedding.map { $0 * w } } else { for i in embedding.indices { mixed![i] += embedding[i] * w } }
+        }
+        guard var result = mixed else { return [Float](repeating: 0, count: generator.model.config.dit.textDim) }
+        let norm = result.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        if norm > 0 { for i in result.indices { result[i] /= norm } }
+        return result
+    }
+}
+
+public struct RenderError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,245 @@
+import Denoiser
+import Foundation
+import Logging
+import Models
+import Planner
+import Stitcher
+import Tensors
+import Testing
+import Wire
+@testable import Coordinator
+@testable import Worker
+
+/// The real thing on loopback: a coordinator (real ROUTER socket, SQLite journal, segment store,
+/// FFmpeg encoder) and workers rendering with the real reel-tiny weights — only with 2 denoising
+/// steps so a test film takes seconds.
+enum FarmFixture {
+    static let generator: ClipGenerator = {
+        BLAS.threadCount = 1
+        return ClipGenerator(model: try! ReelTinyModel(), textEncoder: try! MiniLMEncoder())
+    }()
+
+    static func spec(duration: Double = 4, seed: UInt64 = 11, strategy: Strategy = .hierarchical) -> JobSpec {
+        JobSpec(request: RenderRequest(prompt: "a red ball rolls left on green grass", duration: duration, seed: seed, strategy: strategy),
+                preset: "ultrafast", steps: 2)
+    }
+
+    static func settings(heartbeat: Double = 0.1, liveness: Int = 4, lease: Double = 30) -> FarmSettings {
+        var s = FarmSettings()
+        s.heartbeatInterval = heartbeat
+        s.liveness = liveness
+        s.lease = lease
+        return s
+    }
+
+    static func coordinator(state: URL, bind: String = "tcp://127.0.0.1:*", settings: FarmSettings = settings()) throws -> Coordinator {
+        let c = Coordinator(configuration: .init(bind: bind, stateDirectory: state, settings: settings), model: generator.model,
+                            logger: Logger(label: "test.coordinator"))
+        try c.start()
+        return c
+    }
+
+    static func worker(_ name: String, endpoint: String, renderer: (any SegmentRenderer)? = nil, heartbeat: Double = 0.1) -> Worker {
+        var config = Worker.Configuration(connect: endpoint, name: name)
+        config.heartbeatInterval = heartbeat
+        config.liveness = 4
+        config.maxBackoff = 0.5
+        let worker = Worker(configuration: config, renderer: renderer ?? ReelTinyRenderer(generator: generator), logger: Logger(label: "test.\(name)"))
+        let thread = Thread { try? worker.run() }
+        thread.stackSize = 8 << 20
+        thread.start()
+        return worker
+    }
+
+    /// Waits until `condition` holds for the job, or fails after `timeout` seconds.
+    static func wait(_ coordinator: Coordinator, job: String, timeout: Double = 120, until condition: (JobStatus) -> Bool) async throws -> JobStatus {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let status = coordinator.snapshot.jobs.first(where: { $0.id == job }), condition(status) { return status }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw FarmTestError("job \(job) did not reach the expected state in \(timeout) s: \(String(describing: coordinator.snapshot.jobs.first { $0.id == job }))")
+    }
+
+    static func finalDigests(state: URL, job: String) throws -> [String: String] {
+        let journal = try Journal(url: state.appendingPathComponent("journal.sqlite"))
+        return Dictionary(uniqueKeysWithValues: try journal.segments(job: job).map { ($0.id, $0.digest ?? "") })
+    }
+}
+
+struct FarmTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A renderer that always fails, to exercise retries and blocklisting (the model itself is real elsewhere).
+struct AlwaysFailingRenderer: SegmentRenderer {
+    var models: [String] { ["reel-tiny"] }
+    var maxWindowFrames: Int { 16 }
+    func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float] {
+        throw RenderError("out of memory on purpose")
+    }
+}
+
+@Suite(.serialized) struct FarmTests {
+    /// Renders one job to completion with `workers` workers; returns the segment digests and film bytes.
+    func render(workers count: Int, spec: JobSpec = FarmFixture.spec()) async throws -> (digests: [String: String], film: Data) {
+        let state = temporaryDirectory("farm-\(count)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let coordinator = try FarmFixture.coordinator(state: state)
+        defer { coordinator.stop() }
+        let workers = (0..<count).map { FarmFixture.worker("w\($0)", endpoint: coordinator.boundEndpoint!) }
+        defer { workers.forEach { $0.stop() } }
+        let job = try await coordinator.submit(spec)
+        let status = try await FarmFixture.wait(coordinator, job: job) { $0.state.isFinal && ($0.filmReady || $0.state != .done) }
+        #expect(status.state == .done, "\(status.error ?? "")")
+        #expect(status.segmentsDone == status.segmentsTotal)
+        let film = try Data(contentsOf: try #require(coordinator.film(of: job)))
+        if count > 1 {
+            // Work was spread: more than one worker finished segments.
+            let journal = try Journal(url: state.appendingPathComponent("journal.sqlite"))
+            let by = Set(try journal.attempts(job: job, state: .succeeded).map(\.worker))
+            #expect(by.count > 1, "only \(by) rendered")
+        }
+        return (try FarmFixture.finalDigests(state: state, job: job), film)
+    }
+
+    @Test func sameFilmWhateverTheNumberOfWorkers() async throws {
+        let one = try await render(workers: 1)
+        let three = try await render(workers: 3)
+        #expect(one.digests.count >= 4)
+        #expect(one.digests == three.digests)
+        #expect(one.film == three.film)
+        // And the film is a real MP4 with the planned frames.
+        let url = temporaryDirectory("film").appendingPathComponent("film.mp4")
+        try one.film.write(to: url)
+        let reader = try MP4Reader(url: url)
+        #expect(reader.codecName == "h264")
+        #expect(reader.declaredFrameCount == 32)
+        #expect(reader.metadata["ai_generated"] == "true")
+    }
+
+    @Test func aSilentWorkersSegmentIsRequeuedAndItsLateResultRefused() async throws {
+        let state = temporaryDirectory("ghost")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let coordinator = try FarmFixture.coordinator(state: state)
+        defer { coordinator.stop() }
+        let endpoint = coordinator.boundEndpoint!
+        // A worker that takes a task and then goes silent (a hung machine), on a real DEALER socket.
+        let context = try ZMQContext()
+        let ghost = try ZMQSocket(context: context, type: .dealer)
+        try ghost.set(.routingID(Array("ghost".utf8)))
+        try ghost.connect(endpoint)
+        try ghost.send(WireMessage.ready(Ready(worker: "ghost", models: ["reel-tiny"], maxWindowFrames: 16, threads: 1, credit: 1,
+                                               heartbeatMilliseconds: 100)).encoded())
+        let job = try await coordinator.submit(FarmFixture.spec())
+        var stolen: TaskAssignment?
+        let deadline = Date().addingTimeInterval(10)
+        while stolen == nil && Date() < deadline {
+            guard try ghost.pollIn(timeoutMilliseconds: 100), case .message(let frames) = try ghost.receive() else { continue }
+            if case .task(let task, _) = try WireMessage.decode(frames) { stolen = task }
+        }
+        let task = try #require(stolen)
+        // A real worker joins; the ghost's segment must come back to it after the ghost is declared dead.
+        let worker = FarmFixture.worker("real", endpoint: endpoint)
+        defer { worker.stop() }
+        let status = try await FarmFixture.wait(coordinator, job: job) { $0.state == .done && $0.filmReady }
+        let before = try FarmFixture.finalDigests(state: state, job: job)
+        // The ghost wakes up and sends a result for its old attempt: refused, nothing changes.
+        let garbage = [Float](repeating: 0.5, count: task.frames * task.frameShape.reduce(1, *))
+        var hash = SHA256()
+        hash.update(garbage.littleEndianBytes)
+        let staleBefore = coordinator.snapshot.staleMessages
+        try ghost.send(WireMessage.result(SegmentResult(attempt: task.attempt, job: task.job, segment: task.segment, frames: task.frames,
+                                                        frameShape: task.frameShape, sha256: hash.finalizeHex(), computeMilliseconds: 1),
+                                          latents: garbage).encoded())
+        let refusedBy = Date().addingTimeInterval(5)
+        while coordinator.snapshot.staleMessages == staleBefore && Date() < refusedBy { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(coordinator.snapshot.staleMessages == staleBefore + 1)
+        #expect(try FarmFixture.finalDigests(state: state, job: job) == before)
+        let journal = try Journal(url: state.appendingPathComponent("journal.sqlite"))
+        let attempts = try journal.attempts(job: job)
+        #expect(attempts.first { $0.id == task.attempt }?.state == .lost)
+        // Every segment succeeded exactly once.
+        let succeeded = attempts.filter { $0.state == .succeeded }.map(\.segment)
+        #expect(succeeded.count == status.segmentsTotal)
+        #expect(Set(succeeded).count == succeeded.count)
+        ghost.close()
+    }
+
+    @Test func coordinatorRestartResumesWithoutRecomputing() async throws {
+        let state = temporaryDirectory("restart")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let first = try FarmFixture.coordinator(state: state)
+        let endpoint = first.boundEndpoint!  // tcp://127.0.0.1:PORT, reused by the second coordinator
+        let worker = FarmFixture.worker("steady", endpoint: endpoint)
+        defer { worker.stop() }
+        let job = try await first.submit(FarmFixture.spec(duration: 8))
+        _ = try await FarmFixture.wait(first, job: job) { $0.segmentsDone >= 2 }
+        first.stop()
+        let doneBefore = try FarmFixture.finalDigests(state: state, job: job).filter { !$0.value.isEmpty }
+        #expect(doneBefore.count >= 2)
+
+        let second = try FarmFixture.coordinator(state: state, bind: endpoint)
+        defer { second.stop() }
+        let status = try await FarmFixture.wait(second, job: job) { $0.state == .done && $0.filmReady }
+        #expect(status.segmentsDone == status.segmentsTotal)
+        let after = try FarmFixture.finalDigests(state: state, job: job)
+        for (segment, digest) in doneBefore { #expect(after[segment] == digest) }
+        // No segment finished before the restart was rendered again, and none counts twice.
+        let journal = try Journal(url: state.appendingPathComponent("journal.sqlite"))
+        let succeeded = try journal.attempts(job: job, state: .succeeded).map(\.segment)
+        #expect(succeeded.count == status.segmentsTotal)
+        #expect(Set(succeeded).count == succeeded.count)
+        // The resumed film equals an uninterrupted render of the same request.
+        let reference = try await render(workers: 1, spec: FarmFixture.spec(duration: 8))
+        #expect(after == reference.digests)
+    }
+
+    @Test func aSegmentFailingThreeTimesFailsTheJobWithEveryError() async throws {
+        let state = temporaryDirectory("failing")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let coordinator = try FarmFixture.coordinator(state: state)
+        defer { coordinator.stop() }
+        let workers = (0..<3).map { FarmFixture.worker("bad\($0)", endpoint: coordinator.boundEndpoint!, renderer: AlwaysFailingRenderer()) }
+        defer { workers.forEach { $0.stop() } }
+        let job = try await coordinator.submit(FarmFixture.spec())
+        let status = try await FarmFixture.wait(coordinator, job: job, timeout: 30) { $0.state.isFinal }
+        #expect(status.state == .failed)
+        let error = try #require(status.error)
+        #expect(error.contains("failed 3 time"))
+        #expect(error.components(separatedBy: "out of memory on purpose").count - 1 == 3)
+    }
+
+    @Test func badSubmissionsAreRefusedWithAReason() async throws {
+        let state = temporaryDirectory("refuse")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let coordinator = try FarmFixture.coordinator(state: state)
+        defer { coordinator.stop() }
+        await #expect(throws: JobSpecError.self) {
+            try await coordinator.submit(JobSpec(request: RenderRequest(prompt: "", duration: 4, seed: 1)))
+        }
+        await #expect(throws: JobSpecError.self) { try await coordinator.cancel("no-such-job") }
+        #expect(coordinator.snapshot.jobs.isEmpty)
+    }
+
+    @Test func malformedMessagesAreDroppedAndTheFarmCarriesOn() async throws {
+        let state = temporaryDirectory("malformed")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let coordinator = try FarmFixture.coordinator(state: state)
+        defer { coordinator.stop() }
+        let context = try ZMQContext()
+        let hostile = try ZMQSocket(context: context, type: .dealer)
+        try hostile.connect(coordinator.boundEndpoint!)
+        let junk: [[[UInt8]]] = [[[1, 2, 3]], [Array("REEL/1".utf8), Array("TASK".utf8), Array("{}".utf8)],
+                                 [Array("REEL/9".utf8), Array("READY".utf8), Array("{}".utf8)],
+                                 [Array("REEL/1".utf8), Array("RESULT".utf8), Array("{\"attempt\":1}".utf8), [0, 0]]]
+        for frames in junk { try hostile.send(frames) }
+        let worker = FarmFixture.worker("good", endpoint: coordinator.boundEndpoint!)
+        defer { worker.stop() }
+        let job = try await coordinator.submit(FarmFixture.spec())
+        let status = try await FarmFixture.wait(coordinator, job: job) { $0.state.isFinal && $0.filmReady }
+        #expect(status.state == .done)
+        #expect(coordinator.snapshot.malformedMessages >= 4)
+    }
+}
