@@ -35,6 +35,8 @@ public final class Coordinator: Sendable {
     private let published = Mutex<FarmSnapshot>(FarmSnapshot())
     private let endpoint = Mutex<String?>(nil)
     private let running = Atomic<Bool>(false)
+    /// True once the journal is restored and a first snapshot published.
+    private let ready = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
     private let films = Mutex<[String: URL]>([:])
 
@@ -52,6 +54,9 @@ public final class Coordinator: Sendable {
 
     /// The endpoint actually bound (with the port chosen for `tcp://…:*`), once started.
     public var boundEndpoint: String? { endpoint.withLock { $0 } }
+
+    /// Whether the coordinator has restored its journal and serves requests.
+    public var isReady: Bool { ready.load(ordering: .acquiring) }
 
     /// The latest published state.
     public var snapshot: FarmSnapshot { published.withLock { $0 } }
@@ -100,6 +105,7 @@ public final class Coordinator: Sendable {
                 stopped.signal()
                 return
             }
+            loop.publish()
             ready.signal()
             loop.run()
             socket.close()
@@ -212,6 +218,16 @@ public final class Coordinator: Sendable {
             return assembler
         }
 
+        /// Copies the scheduler's state where the HTTP API reads it.
+        func publish() {
+            let frames = assemblers.mapValues(\.framesWritten)
+            let snapshot = scheduler.snapshot(
+                framesWritten: { frames[$0] ?? 0 },
+                filmReady: { [coordinator] id in coordinator.film(of: id) != nil })
+            coordinator.published.withLock { $0 = snapshot }
+            coordinator.ready.store(true, ordering: .releasing)
+        }
+
         func run() {
             var lastPublish = -1.0
             let started = Date()
@@ -228,15 +244,23 @@ public final class Coordinator: Sendable {
                 } catch {
                     coordinator.logger.error("socket error", metadata: ["error": "\(error)"])
                 }
-                for command in coordinator.inbox.withLock({ box in defer { box.removeAll() }; return box }) {
+                let commands = coordinator.inbox.withLock { box in defer { box.removeAll() }; return box }
+                // Replies go out after the next publish, so a caller sees its change in the snapshot.
+                var replies: [() -> Void] = []
+                for command in commands {
                     switch command {
                     case .submit(let spec, let reply):
-                        do { reply(.success(try scheduler.submit(spec))) } catch let error as JobSpecError { reply(.failure(error)) } catch {
-                            reply(.failure(.invalid("the journal could not record the job: \(error); check free space under the state directory")))
+                        do {
+                            let id = try scheduler.submit(spec)
+                            replies.append { reply(.success(id)) }
+                        } catch let error as JobSpecError { replies.append { reply(.failure(error)) } } catch {
+                            replies.append { reply(.failure(.invalid("the journal could not record the job: \(error); check free space under the state directory"))) }
                         }
                     case .cancel(let id, let reply):
-                        do { try scheduler.cancel(id); reply(.success(())) } catch let error as JobSpecError { reply(.failure(error)) } catch {
-                            reply(.failure(.invalid("\(error)")))
+                        do { try scheduler.cancel(id); replies.append { reply(.success(())) } } catch let error as JobSpecError {
+                            replies.append { reply(.failure(error)) }
+                        } catch {
+                            replies.append { reply(.failure(.invalid("\(error)"))) }
                         }
                     case .stitched(let id, let error):
                         assemblers[id] = nil
@@ -245,14 +269,12 @@ public final class Coordinator: Sendable {
                 }
                 scheduler.tick()
                 let now = Date().timeIntervalSince(started)
-                if now - lastPublish > 0.1 {
+                // After a command, publish before its caller can ask about the result.
+                if now - lastPublish > 0.1 || !commands.isEmpty {
                     lastPublish = now
-                    let frames = assemblers.mapValues(\.framesWritten)
-                    let snapshot = scheduler.snapshot(
-                        framesWritten: { frames[$0] ?? 0 },
-                        filmReady: { [coordinator] id in coordinator.film(of: id) != nil })
-                    coordinator.published.withLock { $0 = snapshot }
+                    publish()
                 }
+                for reply in replies { reply() }
             }
             for assembler in assemblers.values { assembler.cancel() }
         }

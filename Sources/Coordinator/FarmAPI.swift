@@ -10,6 +10,7 @@ public enum FarmAPI {
 
     public static func application(coordinator: Coordinator, host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
         let router = Router()
+        router.add(middleware: StartupGate(coordinator: coordinator))
         router.get("healthz") { _, _ in "ok\n" }
         router.get("openapi.yaml") { _, _ -> Response in
             guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
@@ -90,6 +91,18 @@ public enum FarmAPI {
             return context.codingPath.isEmpty ? "it is not valid JSON" : "the field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" is invalid"
         default: return "\(error)"
         }
+    }
+}
+
+/// Until the coordinator has restored its journal, API calls get 503 (clients retry) rather than
+/// an empty, misleading answer such as "no such job".
+struct StartupGate<Context: RequestContext>: RouterMiddleware {
+    let coordinator: Coordinator
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard coordinator.isReady || !request.uri.path.hasPrefix("/v1/") else {
+            return FarmAPI.error(.serviceUnavailable, "the coordinator is starting (restoring its journal); retry in a moment")
+        }
+        return try await next(request, context)
     }
 }
 

@@ -123,6 +123,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         ReelLogging.bootstrap(level: logLevel)
         let logger = Logger(label: "reel.coordinator")
         let model = try loadModel()
+        // The stitcher decodes on one BLAS thread, as every worker renders: same pixels everywhere.
+        BLAS.threadCount = 1
         let address = HTTPAddress(http)!
         let coordinator = Coordinator(configuration: .init(bind: bind, stateDirectory: URL(fileURLWithPath: state), settings: timing.settings),
                                       model: model, logger: logger)
@@ -159,14 +161,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Coordinator endpoint.")
     var connect = "tcp://127.0.0.1:5555"
 
-    @Option(help: "BLAS threads for rendering (default: all cores).")
+    @Option(help: "Segments rendered at once, each on one core (default: all cores). One BLAS thread per segment keeps films bit-identical however they are spread over workers.")
     var threads: Int?
 
     @Option(help: "Worker name shown in status (default: host name and process id).")
     var name: String?
-
-    @Option(help: "Segments rendered at once.")
-    var credit = 1
 
     @Option(help: "Seconds between heartbeats.")
     var heartbeat = 1.0
@@ -175,8 +174,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func validate() throws {
-        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
-        guard (1...64).contains(credit) else { throw ValidationError("--credit must be between 1 and 64") }
+        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64") }
         if let name, !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) || name.isEmpty || name.count > 64 {
             throw ValidationError("--name may use letters, digits, '.', '_' and '-' (at most 64)")
         }
@@ -187,10 +185,12 @@ struct WorkerCommand: AsyncParsableCommand {
         ReelLogging.bootstrap(level: logLevel)
         let logger = Logger(label: "reel.worker")
         let generator = try loadGenerator()
-        BLAS.threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        // Deterministic output needs the same BLAS partitioning everywhere: one thread per segment,
+        // parallelism across segments instead.
+        BLAS.threadCount = 1
         var config = Worker.Configuration(connect: connect, name: name ?? defaultWorkerName())
-        config.credit = credit
-        config.threads = BLAS.threadCount
+        config.credit = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        config.threads = config.credit
         config.heartbeatInterval = heartbeat
         let worker = Worker(configuration: config, renderer: ReelTinyRenderer(generator: generator), logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: WorkerService(worker: worker))],
@@ -235,6 +235,9 @@ struct RenderCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let workers, !(1...64).contains(workers) { throw ValidationError("--workers must be between 1 and 64") }
+        if sampler.threads != nil {
+            throw ValidationError("reel render runs each worker on one core; use --workers to choose how many")
+        }
     }
 
     func run() async throws {
@@ -247,8 +250,9 @@ struct RenderCommand: AsyncParsableCommand {
         }
         let generator = try loadGenerator()
         let workerCount = workers ?? ProcessInfo.processInfo.activeProcessorCount
-        // Each worker renders on one BLAS thread; the workers share the cores.
-        BLAS.threadCount = sampler.threads ?? 1
+        // Each worker renders on one BLAS thread (the same partitioning as any farm worker, so the
+        // film is bit-identical to a farm's); the workers share the cores.
+        BLAS.threadCount = 1
         let temporary = state == nil
         let stateURL = state.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-render-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")

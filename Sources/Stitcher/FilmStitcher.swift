@@ -21,6 +21,7 @@ extension ReelTinyVAE: LatentFrameDecoder {
 public final class FilmStitcher {
     public let totalFrames: Int
     public let frameShape: [Int]
+    /// Model frames blended so far (their pixels follow in decode batches).
     public private(set) var framesWritten = 0
     /// Where each planned segment sits, by id.
     private let plan: [String: Range<Int>]
@@ -35,9 +36,12 @@ public final class FilmStitcher {
     /// Output frames per latent frame: above 1, in-between frames are interpolated linearly in
     /// latent space (a film at 2× or 3× the model's frame rate); the last frame is held.
     public var interpolation = 1
-    /// Frames handed to the encoder so far (`framesWritten × interpolation`, roughly).
+    /// Frames handed to the encoder so far (about `framesWritten × interpolation`, less the ones
+    /// waiting for a full decode batch).
     public private(set) var outputFrames = 0
     private var lastBlended: [Float]?
+    /// Blended latents waiting for a full decode batch.
+    private var decodeQueue: [[Float]] = []
 
     /// `plan` maps each segment id to the global frames it will cover; together they must cover
     /// `0..<totalFrames` (a gap is reported here, before any work).
@@ -101,38 +105,39 @@ public final class FilmStitcher {
         return ids
     }
 
+    /// Blends every next frame whose segments have all arrived and decodes them in batches of
+    /// exactly `decodeBatch` output frames. Batches are aligned to the film, not to arrival order:
+    /// BLAS may round differently for different batch sizes, so a film's pixels must not depend on
+    /// when its segments happened to arrive (determinism across farms and restarts).
     private func writeReadyFrames() throws {
-        var batch: [[Float]] = []
-        var blended = 0
-        while framesWritten + blended < totalFrames {
-            let f = framesWritten + blended
+        while framesWritten < totalFrames {
+            let f = framesWritten
             let ids = covering(f)
             guard ids.allSatisfy({ pending[$0] != nil }) else { break }
             let latent = blender.blend(frame: f, segments: ids.map { pending[$0]! })
             if interpolation > 1, let previous = lastBlended {
                 for j in 1..<interpolation {
                     let t = Float(j) / Float(interpolation)
-                    batch.append(zip(previous, latent).map { $0 + ($1 - $0) * t })
+                    decodeQueue.append(zip(previous, latent).map { $0 + ($1 - $0) * t })
                 }
             }
-            batch.append(latent)
+            decodeQueue.append(latent)
             lastBlended = latent
-            blended += 1
-            if batch.count >= decodeBatch { try emit(&batch, modelFrames: &blended) }
+            framesWritten += 1
+            // Forget segments wholly behind the blend position.
+            for (id, segment) in pending where segment.span.upperBound <= framesWritten { pending[id] = nil }
+            while decodeQueue.count >= decodeBatch { try emit(decodeBatch) }
         }
-        if !batch.isEmpty { try emit(&batch, modelFrames: &blended) }
     }
 
-    private func emit(_ batch: inout [[Float]], modelFrames: inout Int) throws {
+    /// Decodes and encodes the first `count` queued latents.
+    private func emit(_ count: Int) throws {
+        let batch = decodeQueue.prefix(count)
         let latents = Tensor(shape: [batch.count] + frameShape, scalars: batch.flatMap { $0 })
         let pixels = decoder.decodeFrames(latents)
         for frame in RGBFrame.frames(fromCHW: pixels) { try writer.append(frame) }
         outputFrames += batch.count
-        framesWritten += modelFrames
-        modelFrames = 0
-        batch.removeAll()
-        // Forget segments wholly behind the write position.
-        for (id, segment) in pending where segment.span.upperBound <= framesWritten { pending[id] = nil }
+        decodeQueue.removeFirst(batch.count)
     }
 
     /// Finishes the film: every frame must have been written.
@@ -143,10 +148,9 @@ public final class FilmStitcher {
         }
         if interpolation > 1, let last = lastBlended {
             // Hold the last frame so the film lasts totalFrames × interpolation frames.
-            var batch = Array(repeating: last, count: interpolation - 1)
-            var none = 0
-            try emit(&batch, modelFrames: &none)
+            decodeQueue += Array(repeating: last, count: interpolation - 1)
         }
+        while !decodeQueue.isEmpty { try emit(min(decodeBatch, decodeQueue.count)) }
         try writer.finish()
     }
 }

@@ -93,7 +93,8 @@ public final class Worker: Sendable {
             if leave {
                 flushOutbox(into: &session, unconfirmed: &unconfirmed)
                 session.send(.disconnect(Disconnect(reason: busy ? "worker stopped; handing back its segments" : "worker drained", draining: false)))
-                // Give the goodbye a moment to leave the socket before closing it.
+                // Let the last RESULT and the goodbye leave before the socket closes (linger is 0 otherwise).
+                try? session.socket.set(.linger(2000))
                 session.socket.close()
                 logger.info("worker left", metadata: ["worker": "\(configuration.name)", "segments": "\(segmentsFinished)"])
                 return

@@ -81,6 +81,17 @@ struct AlwaysFailingRenderer: SegmentRenderer {
     }
 }
 
+/// The real reel-tiny renderer, started half a second late, so a test can act while a segment runs.
+struct DelayedRenderer: SegmentRenderer {
+    let inner = ReelTinyRenderer(generator: FarmFixture.generator)
+    var models: [String] { inner.models }
+    var maxWindowFrames: Int { inner.maxWindowFrames }
+    func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float] {
+        Thread.sleep(forTimeInterval: 0.5)
+        return try inner.render(task, anchors: anchors, progress: progress)
+    }
+}
+
 @Suite(.serialized) struct FarmTests {
     /// Renders one job to completion with `workers` workers; returns the segment digests and film bytes.
     func render(workers count: Int, spec: JobSpec = FarmFixture.spec()) async throws -> (digests: [String: String], film: Data) {
@@ -209,6 +220,69 @@ struct AlwaysFailingRenderer: SegmentRenderer {
         let error = try #require(status.error)
         #expect(error.contains("failed 3 time"))
         #expect(error.components(separatedBy: "out of memory on purpose").count - 1 == 3)
+    }
+
+    @Test func aDrainingWorkerFinishesItsSegmentThenLeaves() async throws {
+        let state = temporaryDirectory("drain")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let coordinator = try FarmFixture.coordinator(state: state)
+        defer { coordinator.stop() }
+        let endpoint = coordinator.boundEndpoint!
+        var config = Worker.Configuration(connect: endpoint, name: "leaving")
+        config.heartbeatInterval = 0.1
+        let leaving = Worker(configuration: config, renderer: DelayedRenderer(), logger: Logger(label: "test.leaving"))
+        let exited = DispatchSemaphore(value: 0)
+        Thread { try? leaving.run(); exited.signal() }.start()
+        let job = try await coordinator.submit(FarmFixture.spec())
+        let deadline = Date().addingTimeInterval(20)
+        while coordinator.snapshot.workers.first(where: { $0.name == "leaving" })?.attempts.isEmpty ?? true, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let held = try #require(coordinator.snapshot.workers.first { $0.name == "leaving" }?.attempts.first)
+        leaving.drain()  // what SIGTERM does
+        #expect(exited.wait(timeout: .now() + 20) == .success)
+        // Its segment was finished and handed in, not abandoned; then it took nothing more.
+        let journal = try Journal(url: state.appendingPathComponent("journal.sqlite"))
+        let settled = Date().addingTimeInterval(5)
+        while try journal.attempts(job: job).contains(where: { $0.worker == "leaving" && $0.state == .leased }), Date() < settled {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let mine = try journal.attempts(job: job).filter { $0.worker == "leaving" }
+        #expect(mine.map(\.id) == [held])
+        #expect(mine.first?.state == .succeeded)
+        #expect(leaving.segmentsFinished == 1)
+        // Another worker finishes the job.
+        let staying = FarmFixture.worker("staying", endpoint: endpoint)
+        defer { staying.stop() }
+        let status = try await FarmFixture.wait(coordinator, job: job) { $0.state == .done && $0.filmReady }
+        #expect(status.segmentsDone == status.segmentsTotal)
+        #expect(!coordinator.snapshot.workers.contains { $0.name == "leaving" })
+    }
+
+    @Test func higherPriorityJobsRunFirstAndCancelFencesAJob() async throws {
+        let state = temporaryDirectory("priority")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let coordinator = try FarmFixture.coordinator(state: state)
+        defer { coordinator.stop() }
+        var low = FarmFixture.spec(seed: 1)
+        low.priority = -5
+        var high = FarmFixture.spec(seed: 2)
+        high.priority = 5
+        let lowJob = try await coordinator.submit(low)
+        let highJob = try await coordinator.submit(high)
+        let doomed = try await coordinator.submit(FarmFixture.spec(seed: 3))
+        try await coordinator.cancel(doomed)
+        let worker = FarmFixture.worker("only", endpoint: coordinator.boundEndpoint!)
+        defer { worker.stop() }
+        _ = try await FarmFixture.wait(coordinator, job: lowJob) { $0.state == .done && $0.filmReady }
+        let journal = try Journal(url: state.appendingPathComponent("journal.sqlite"))
+        let order = try journal.attempts().filter { $0.state == .succeeded }.sorted { $0.started < $1.started }.map(\.job)
+        // Every segment of the high-priority job was dispatched before any of the low one.
+        let lastHigh = try #require(order.lastIndex(of: highJob))
+        let firstLow = try #require(order.firstIndex(of: lowJob))
+        #expect(lastHigh < firstLow)
+        #expect(!order.contains(doomed))
+        #expect(coordinator.snapshot.jobs.first { $0.id == doomed }?.state == .cancelled)
     }
 
     @Test func badSubmissionsAreRefusedWithAReason() async throws {

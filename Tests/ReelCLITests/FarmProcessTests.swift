@@ -137,7 +137,11 @@ struct FarmProcessTests {
         let digests = Dictionary(uniqueKeysWithValues: segments.map { ($0.id, $0.digest) })
         let referenceDigests = Dictionary(uniqueKeysWithValues: try referenceJournal.segments(job: referenceJob.id).map { ($0.id, $0.digest) })
         #expect(digests == referenceDigests)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: film)) == Data(contentsOf: folder.appendingPathComponent("reference.mp4")))
+        // And the same pictures: every decoded frame's MD5 matches.
+        let frames = try runTool("/usr/bin/ffmpeg", ["-v", "error", "-i", film, "-f", "framemd5", "-"])
+        let referenceFrames = try runTool("/usr/bin/ffmpeg", ["-v", "error", "-i", folder.appendingPathComponent("reference.mp4").path, "-f", "framemd5", "-"])
+        #expect(frames.split(separator: "\n").filter { !$0.hasPrefix("#") }.count == 64)
+        #expect(frames == referenceFrames)
     }
 }
 
