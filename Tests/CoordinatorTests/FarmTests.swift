@@ -285,6 +285,32 @@ struct DelayedRenderer: SegmentRenderer {
         #expect(coordinator.snapshot.jobs.first { $0.id == doomed }?.state == .cancelled)
     }
 
+    @Test func aWorkerThatKeepsFailingIsBlocklistedAndTheJobStillFinishes() async throws {
+        let state = temporaryDirectory("blocklist")
+        defer { try? FileManager.default.removeItem(at: state) }
+        var settings = FarmFixture.settings()
+        settings.maxFailures = 5
+        settings.workerFailureLimit = 2
+        let coordinator = try FarmFixture.coordinator(state: state, settings: settings)
+        defer { coordinator.stop() }
+        let bad = FarmFixture.worker("flaky", endpoint: coordinator.boundEndpoint!, renderer: AlwaysFailingRenderer())
+        defer { bad.stop() }
+        let job = try await coordinator.submit(FarmFixture.spec())
+        let journal = try Journal(url: state.appendingPathComponent("journal.sqlite"))
+        let deadline = Date().addingTimeInterval(10)
+        while try journal.attempts(job: job, state: .failed).count < 2, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let good = FarmFixture.worker("steady", endpoint: coordinator.boundEndpoint!)
+        defer { good.stop() }
+        let status = try await FarmFixture.wait(coordinator, job: job) { $0.state.isFinal && ($0.filmReady || $0.state != .done) }
+        #expect(status.state == .done, "\(status.error ?? "")")
+        // Exactly two failures from the flaky worker, then it got nothing more of this job.
+        let failed = try journal.attempts(job: job, state: .failed)
+        #expect(failed.count == 2)
+        #expect(failed.allSatisfy { $0.worker == "flaky" })
+        #expect(try journal.attempts(job: job).filter { $0.worker == "flaky" }.count == 2)
+        #expect(try journal.events(job: job).contains { $0.kind == "worker-blocklisted" && $0.detail == "flaky" })
+    }
+
     @Test func badSubmissionsAreRefusedWithAReason() async throws {
         let state = temporaryDirectory("refuse")
         defer { try? FileManager.default.removeItem(at: state) }

@@ -13,7 +13,7 @@ final class ReelProcess {
             ?? buildFolder.appendingPathComponent("reel")
         process.arguments = arguments
         log = folder.appendingPathComponent("\(name).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
@@ -59,6 +59,29 @@ struct FarmProcessTests {
         #expect(probe.contains("r_frame_rate=16/1"))
         #expect(probe.contains("avg_frame_rate=16/1"))
         #expect(probe.contains("width=128"))
+    }
+
+    @Test("a storyboard renders through the same front door, its shots in the film's metadata")
+    func renderStoryboard() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reel-cli-board-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let board = folder.appendingPathComponent("board.json")
+        try Data(#"{"title": "two shots", "shots": [{"prompt": "a red ball rolls left on green grass", "start": 0, "end": 2}, {"prompt": "a yellow triangle rises at night", "start": 2, "end": 4, "transition": "cut"}]}"#.utf8).write(to: board)
+        let out = folder.appendingPathComponent("story.mp4").path
+        let result = try runReel(["render", "--storyboard", board.path, "--steps", "2", "--preset", "ultrafast", "--out", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        let probe = try runTool("/usr/bin/ffprobe", ["-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames:format_tags=reel_storyboard",
+                                                     "-of", "default=nw=1", out])
+        #expect(probe.contains("nb_read_frames=32"), "\(probe)")
+        #expect(probe.contains("a yellow triangle rises at night"), "\(probe)")
+
+        // A malformed storyboard: one sentence, no film.
+        try Data(#"{"shots": [{"prompt": "x", "start": 0, "end": 2}, {"prompt": "y", "start": 3, "end": 4}]}"#.utf8).write(to: board)
+        let bad = try runReel(["render", "--storyboard", board.path, "--out", folder.appendingPathComponent("bad.mp4").path])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("storyboard"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("bad.mp4").path))
     }
 
     @Test("bad requests to reel render get one sentence and no file")

@@ -61,7 +61,8 @@ def fixed_validation_batch(dataset, size, seed, device):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", required=True)
-    parser.add_argument("--steps", type=int, default=100000, help="most steps (fewer if --minutes runs out)")
+    parser.add_argument("--steps", type=int, default=100000,
+                        help="most steps (fewer if --minutes runs out); on --resume it also caps the saved schedule")
     parser.add_argument("--minutes", type=float, default=0, help="wall-time budget; 0 = run exactly --steps")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=4e-4)
@@ -88,6 +89,9 @@ def main():
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         budget.load(state["budget"])
+        if budget.total is not None and args.steps < budget.total:
+            # --steps caps the schedule even on resume (a shorter run than first planned).
+            budget.total = args.steps
         rng.bit_generator.state = state["numpy_generator"]
         restore_rng_state(state["rng"])
         step, elapsed_before = state["step"], state["elapsed"]
