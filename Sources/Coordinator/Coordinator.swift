@@ -77,39 +77,8 @@ public final class Coordinator: Sendable {
         let startError = Mutex<CoordinatorError?>(nil)
         running.store(true, ordering: .sequentiallyConsistent)
         let thread = Thread { [self] in
-            let context: ZMQContext
-            let socket: ZMQSocket
-            do {
-                context = try ZMQContext()
-                socket = try ZMQSocket(context: context, type: .router)
-                try socket.set(.routerMandatory(true))
-                try socket.set(.maxMessageSize(Int64(ProtocolLimits.standard.maxPayloadBytes + 2 * ProtocolLimits.standard.maxHeaderBytes)))
-                try socket.set(.sendHighWaterMark(10_000))
-                try socket.set(.receiveHighWaterMark(10_000))
-                try socket.bind(configuration.bind)
-                endpoint.withLock { $0 = try? socket.lastEndpoint() }
-            } catch {
-                startError.withLock { $0 = CoordinatorError("cannot bind \(configuration.bind): \(error); pick a free port or a valid endpoint (tcp://HOST:PORT)") }
-                running.store(false, ordering: .sequentiallyConsistent)
-                ready.signal()
-                stopped.signal()
-                return
-            }
-            let loop: Loop
-            do {
-                loop = try Loop(coordinator: self, socket: socket, journal: journal, store: store)
-            } catch {
-                startError.withLock { $0 = CoordinatorError("cannot restore from the journal: \(error)") }
-                running.store(false, ordering: .sequentiallyConsistent)
-                ready.signal()
-                stopped.signal()
-                return
-            }
-            loop.publish()
-            ready.signal()
-            loop.run()
-            socket.close()
-            _ = context
+            serve(journal: journal, store: store, ready: ready, startError: startError)
+            // serve() has returned: its socket and context are gone, so the port is free again.
             stopped.signal()
         }
         thread.name = "reel-coordinator"
@@ -117,6 +86,49 @@ public final class Coordinator: Sendable {
         ready.wait()
         if let error = startError.withLock({ $0 }) { throw error }
         logger.info("coordinator listening", metadata: ["endpoint": "\(boundEndpoint ?? configuration.bind)", "state": "\(state.path)"])
+    }
+
+    /// The loop thread's body. Everything ZeroMQ is local, released (socket closed, context
+    /// terminated) when this returns.
+    private func serve(journal: Journal, store: SegmentStore, ready: DispatchSemaphore, startError: borrowing Mutex<CoordinatorError?>) {
+        let context: ZMQContext
+        let socket: ZMQSocket
+        do {
+            context = try ZMQContext()
+            socket = try ZMQSocket(context: context, type: .router)
+            try socket.set(.routerMandatory(true))
+            try socket.set(.maxMessageSize(Int64(ProtocolLimits.standard.maxPayloadBytes + 2 * ProtocolLimits.standard.maxHeaderBytes)))
+            try socket.set(.sendHighWaterMark(10_000))
+            try socket.set(.receiveHighWaterMark(10_000))
+            // A coordinator restarted at once may find its port still held for a moment.
+            var tries = 0
+            while true {
+                do { try socket.bind(configuration.bind); break } catch where error.code == EADDRINUSE && tries < 30 {
+                    tries += 1
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
+            }
+            endpoint.withLock { $0 = try? socket.lastEndpoint() }
+        } catch {
+            startError.withLock { $0 = CoordinatorError("cannot bind \(configuration.bind): \(error); pick a free port or a valid endpoint (tcp://HOST:PORT)") }
+            running.store(false, ordering: .sequentiallyConsistent)
+            ready.signal()
+            return
+        }
+        let loop: Loop
+        do {
+            loop = try Loop(coordinator: self, socket: socket, journal: journal, store: store)
+        } catch {
+            startError.withLock { $0 = CoordinatorError("cannot restore from the journal: \(error)") }
+            running.store(false, ordering: .sequentiallyConsistent)
+            ready.signal()
+            return
+        }
+        loop.publish()
+        ready.signal()
+        loop.run()
+        socket.close()
+        _ = context
     }
 
     /// Stops the loop (open attempts stay in the journal for the next start) and waits for it.
