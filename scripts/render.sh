@@ -18,6 +18,6 @@ echo "render: building reel (release; the first build takes several minutes)"
 swift build -c release --product reel
 reel="$(swift build -c release --show-bin-path)/reel"
 if [ $# -eq 0 ]; then
-    set -- "a red ball bounces across green grass" --duration 60 --out film.mp4
+    set -- "a red ball bounces on green grass" --duration 60 --out film.mp4
 fi
 exec "$reel" render "$@"

@@ -211,7 +211,7 @@ struct RenderCommand: AsyncParsableCommand {
         abstract: "Render a film on this machine: a coordinator and local workers in one process, over real ZeroMQ sockets.",
         discussion: """
             The same code path as a farm, on one machine. Examples:
-              reel render "a red ball bounces across green grass" --duration 60 --out film.mp4
+              reel render "a red ball bounces on green grass" --duration 60 --out film.mp4
               reel render --storyboard configs/storyboards/two-shots.json --out story.mp4 --size 256x256
             With --state DIR the render can be interrupted and resumed: run the same command again.
             """

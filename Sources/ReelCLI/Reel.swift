@@ -9,7 +9,7 @@ struct Reel: AsyncParsableCommand {
         discussion: """
             Reel plans a long video into overlapping segments tied by shared latent anchors, renders \
             them on workers over ZeroMQ and stitches the result into an MP4.
-              reel render "a red ball bounces across green grass" --duration 60 --out film.mp4
+              reel render "a red ball bounces on green grass" --duration 60 --out film.mp4
             On a farm: `reel coordinator` on one machine, `reel worker --connect tcp://HOST:5555` on \
             many, `reel submit … --wait` from anywhere. Run scripts/setup.sh once to install what Reel needs.
             """,
