@@ -76,13 +76,15 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
+        // Shared by the test targets (deterministic random numbers); not part of any product.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DenoiserTests", dependencies: ["Denoiser", "Models", "Tensors"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "StitcherTests", dependencies: ["Stitcher", "Models", "Tensors"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Stitcher", "Tensors"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
+        .testTarget(name: "PlannerTests", dependencies: ["Planner", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Worker", "Planner", "Wire", "Models", "Tensors", "Denoiser", "Stitcher"]),
         .testTarget(name: "ReelCLITests", dependencies: ["Coordinator"]),
     ],

@@ -38,7 +38,6 @@ public final class Coordinator: Sendable {
     /// True once the journal is restored and a first snapshot published.
     private let ready = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
-    private let films = Mutex<[String: URL]>([:])
 
     private enum Command: Sendable {
         case submit(JobSpec, @Sendable (Result<String, JobSpecError>) -> Void)

@@ -215,7 +215,7 @@ public final class Scheduler {
         workers[identity] = worker
         // Attempts we gave this worker that it does not know about: the TASK was lost in flight.
         for id in worker.attempts where !claimed.contains(id) {
-            if let attempt = attempts[id], now - attempt.dispatched > 2 * settings.heartbeatInterval + 1 {
+            if let attempt = attempts[id], now - attempt.started > 2 * settings.heartbeatInterval + 1 {
                 lose(attempt: id, reason: "worker \(worker.ready.worker) does not hold the attempt (TASK lost)")
             }
         }
@@ -554,7 +554,6 @@ struct LiveAttempt {
     var orphanUntil: Double?
     var step: Int?
     var steps: Int?
-    var dispatched: Double { started }
 }
 
 /// Recently finished segments' latents, so anchors are not re-read from disk for every child.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Planner
+import TestSupport
 
 @Suite("Request and storyboard validation, malformed input")
 struct ValidationTests {
