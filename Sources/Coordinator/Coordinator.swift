@@ -20,11 +20,27 @@ public final class Coordinator: Sendable {
         /// Journal, segment store and films live here.
         public var stateDirectory: URL
         public var settings: FarmSettings
+        /// CURVE: the coordinator's key pair and the folder of worker public keys it lets in.
+        /// Nil: plain TCP (the CLI allows that only on loopback or with --insecure).
+        public var curve: CurveServerSettings?
 
-        public init(bind: String, stateDirectory: URL, settings: FarmSettings = FarmSettings()) {
+        public init(bind: String, stateDirectory: URL, settings: FarmSettings = FarmSettings(), curve: CurveServerSettings? = nil) {
             self.bind = bind
             self.stateDirectory = stateDirectory
             self.settings = settings
+            self.curve = curve
+        }
+    }
+
+    /// CURVE on the coordinator's socket: its own keys and the workers it trusts.
+    public struct CurveServerSettings: Sendable {
+        public var keys: CurveKeyPair
+        /// One public key per file; re-read when an unknown key connects.
+        public var authorizedKeys: URL
+
+        public init(keys: CurveKeyPair, authorizedKeys: URL) {
+            self.keys = keys
+            self.authorizedKeys = authorizedKeys
         }
     }
 
@@ -38,6 +54,7 @@ public final class Coordinator: Sendable {
     /// True once the journal is restored and a first snapshot published.
     private let ready = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
+    private let authenticator = Mutex<ZAPHandler?>(nil)
 
     private enum Command: Sendable {
         case submit(JobSpec, @Sendable (Result<String, JobSpecError>) -> Void)
@@ -56,6 +73,9 @@ public final class Coordinator: Sendable {
 
     /// Whether the coordinator has restored its journal and serves requests.
     public var isReady: Bool { ready.load(ordering: .acquiring) }
+
+    /// Worker connections refused by CURVE authentication since start (0 without CURVE).
+    public var authenticationRefusals: Int { authenticator.withLock { $0?.refusals ?? 0 } }
 
     /// The latest published state.
     public var snapshot: FarmSnapshot { published.withLock { $0 } }
@@ -90,11 +110,48 @@ public final class Coordinator: Sendable {
     /// The loop thread's body. Everything ZeroMQ is local, released (socket closed, context
     /// terminated) when this returns.
     private func serve(journal: Journal, store: SegmentStore, ready: DispatchSemaphore, startError: borrowing Mutex<CoordinatorError?>) {
+        // Fails the start with one sentence (the caller's start() throws it).
+        func fail(_ message: String) {
+            startError.withLock { $0 = CoordinatorError(message) }
+            running.store(false, ordering: .sequentiallyConsistent)
+            ready.signal()
+        }
         let context: ZMQContext
+        do { context = try ZMQContext() } catch {
+            fail("cannot create a ZeroMQ context: \(error)")
+            return
+        }
+        var zap: ZAPHandler?
+        if let curve = configuration.curve {
+            // The handler answers before the socket binds, so no unauthenticated peer slips in.
+            let logger = logger
+            do {
+                zap = try ZAPHandler(context: context, authorizedKeys: curve.authorizedKeys) { decision in
+                    switch decision {
+                    case .accepted(let address, _, let name):
+                        logger.info("worker key accepted", metadata: ["address": "\(address)", "key_file": "\(name)"])
+                    case .refused(let address, let key, let reason):
+                        logger.warning("worker connection refused: \(reason)", metadata: ["address": "\(address)", "key": "\(key)"])
+                    }
+                }
+            } catch {
+                fail(error.description)
+                return
+            }
+            authenticator.withLock { $0 = zap }
+            if zap?.authorizedKeyCount == 0 {
+                logger.warning("no worker keys in \(curve.authorizedKeys.path) yet: every worker will be refused until its .pub file is put there")
+            }
+        }
         let socket: ZMQSocket
         do {
-            context = try ZMQContext()
             socket = try ZMQSocket(context: context, type: .router)
+            if let curve = configuration.curve {
+                try socket.set(.zapDomain("reel"))
+                try socket.set(.curveServer(true))
+                try socket.set(.curvePublicKey(curve.keys.publicKey))
+                try socket.set(.curveSecretKey(curve.keys.secretKey))
+            }
             try socket.set(.routerMandatory(true))
             try socket.set(.maxMessageSize(Int64(ProtocolLimits.standard.maxPayloadBytes + 2 * ProtocolLimits.standard.maxHeaderBytes)))
             try socket.set(.sendHighWaterMark(10_000))
@@ -109,24 +166,23 @@ public final class Coordinator: Sendable {
             }
             endpoint.withLock { $0 = try? socket.lastEndpoint() }
         } catch {
-            startError.withLock { $0 = CoordinatorError("cannot bind \(configuration.bind): \(error); pick a free port or a valid endpoint (tcp://HOST:PORT)") }
-            running.store(false, ordering: .sequentiallyConsistent)
-            ready.signal()
+            zap?.stop()
+            fail("cannot bind \(configuration.bind): \(error); pick a free port or a valid endpoint (tcp://HOST:PORT)")
             return
         }
         let loop: Loop
         do {
             loop = try Loop(coordinator: self, socket: socket, journal: journal, store: store)
         } catch {
-            startError.withLock { $0 = CoordinatorError("cannot restore from the journal: \(error)") }
-            running.store(false, ordering: .sequentiallyConsistent)
-            ready.signal()
+            zap?.stop()
+            fail("cannot restore from the journal: \(error)")
             return
         }
         loop.publish()
         ready.signal()
         loop.run()
         socket.close()
+        zap?.stop()
         _ = context
     }
 

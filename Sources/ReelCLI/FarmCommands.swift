@@ -6,6 +6,7 @@ import Logging
 import Models
 import ServiceLifecycle
 import Tensors
+import Wire
 import Worker
 
 /// Farm timing options shared by `reel coordinator` and `reel render`.
@@ -97,7 +98,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
             Workers connect to --bind; clients (reel submit/status/cancel, the browser) use --http. \
             Everything the coordinator knows lives in --state: kill it at any moment and start it \
             again on the same folder, and it carries on without redoing finished segments.
-              reel coordinator --bind tcp://0.0.0.0:5555 --http 127.0.0.1:8080 --state /var/lib/reel
+              reel coordinator --bind tcp://0.0.0.0:5555 --http 127.0.0.1:8080 --state /var/lib/reel \\
+                  --key keys/coordinator.key --authorized-keys authorized/
+            A --bind other than loopback needs CURVE keys (see `reel keys --help`) or --insecure.
             """
     )
 
@@ -111,12 +114,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var state = "reel-state"
 
     @OptionGroup var timing: FarmTimingOptions
+    @OptionGroup(title: "Authentication (CURVE)") var security: CoordinatorSecurityOptions
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
     func validate() throws {
         guard HTTPAddress(http) != nil else { throw ValidationError("--http takes HOST:PORT, e.g. 127.0.0.1:8080") }
+        _ = try security.curve(bind: bind)
     }
 
     func run() async throws {
@@ -126,7 +131,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
         // The stitcher decodes on one BLAS thread, as every worker renders: same pixels everywhere.
         BLAS.threadCount = 1
         let address = HTTPAddress(http)!
-        let coordinator = Coordinator(configuration: .init(bind: bind, stateDirectory: URL(fileURLWithPath: state), settings: timing.settings),
+        let curve = try security.curve(bind: bind)
+        if curve == nil && !isLoopbackEndpoint(bind) {
+            logger.warning("plain TCP on \(bind) (--insecure): any machine that reaches this port can take and hand in segments")
+        }
+        let coordinator = Coordinator(configuration: .init(bind: bind, stateDirectory: URL(fileURLWithPath: state), settings: timing.settings, curve: curve),
                                       model: model, logger: logger)
         let api = FarmAPI.application(coordinator: coordinator, host: address.host, port: address.port, logger: Logger(label: "reel.http"))
         let group = ServiceGroup(configuration: .init(services: [.init(service: CoordinatorService(coordinator: coordinator)), .init(service: api)],
@@ -154,7 +163,9 @@ struct WorkerCommand: AsyncParsableCommand {
             The worker announces itself, renders what it is given, heartbeats, and reconnects with \
             backoff if the coordinator goes away (it carries on with the same job when it is back). \
             SIGTERM (Ctrl-C) drains: it finishes its segment, hands it in, then exits.
-              reel worker --connect tcp://coordinator-host:5555 --threads 2
+              reel worker --connect tcp://coordinator-host:5555 --threads 2 \\
+                  --key keys/worker-1.key --coordinator-key keys/coordinator.pub
+            A coordinator on another machine needs CURVE keys (see `reel keys --help`) or --insecure.
             """
     )
 
@@ -170,10 +181,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds between heartbeats.")
     var heartbeat = 1.0
 
+    @OptionGroup(title: "Authentication (CURVE)") var security: WorkerSecurityOptions
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
     func validate() throws {
+        _ = try security.curve(connect: connect)
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64") }
         if let name, !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) || name.isEmpty || name.count > 64 {
             throw ValidationError("--name may use letters, digits, '.', '_' and '-' (at most 64)")
@@ -192,6 +206,7 @@ struct WorkerCommand: AsyncParsableCommand {
         config.credit = threads ?? ProcessInfo.processInfo.activeProcessorCount
         config.threads = config.credit
         config.heartbeatInterval = heartbeat
+        config.curve = try security.curve(connect: connect)
         let worker = Worker(configuration: config, renderer: ReelTinyRenderer(generator: generator), logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: WorkerService(worker: worker))],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

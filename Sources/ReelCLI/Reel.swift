@@ -15,7 +15,7 @@ struct Reel: AsyncParsableCommand {
             """,
         version: ReelVersion.current,
         subcommands: [RenderCommand.self, SubmitCommand.self, StatusCommand.self, CancelCommand.self,
-                      CoordinatorCommand.self, WorkerCommand.self, GenerateCommand.self, EvalCommand.self, EvalSetCommand.self, EmbedCommand.self, BenchCommand.self]
+                      CoordinatorCommand.self, WorkerCommand.self, KeysCommand.self, GenerateCommand.self, EvalCommand.self, EvalSetCommand.self, EmbedCommand.self, BenchCommand.self]
     )
 }
 

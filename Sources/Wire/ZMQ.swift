@@ -63,6 +63,15 @@ public enum ZMQOption: Sendable, Equatable {
     case maxMessageSize(Int64)
     /// This socket's identity as a ROUTER peer sees it.
     case routingID([UInt8])
+    /// CURVE: this socket is the server side (it has a key pair; clients must know its public key).
+    case curveServer(Bool)
+    /// CURVE keys, each 40 characters of Z85 (see `CurveKeyPair`).
+    case curvePublicKey(String)
+    case curveSecretKey(String)
+    /// CURVE client: the public key of the server it connects to.
+    case curveServerKey(String)
+    /// The ZAP domain a server socket's connections are authenticated in.
+    case zapDomain(String)
 }
 
 /// Socket types Reel uses.
@@ -117,6 +126,8 @@ public final class ZMQSocket {
         }
     }
 
+    func rawHandle() throws(ZMQError) -> UnsafeMutableRawPointer { try live }
+
     /// Applies a socket option.
     public func set(_ option: ZMQOption) throws(ZMQError) {
         switch option {
@@ -133,7 +144,21 @@ public final class ZMQSocket {
             let socket = try live
             let rc = id.withUnsafeBytes { zmq_setsockopt(socket, ZMQ_ROUTING_ID, $0.baseAddress, $0.count) }
             try zmqCheck(rc, "zmq_setsockopt(ZMQ_ROUTING_ID)")
+        case .curveServer(let on): try setInt32(ZMQ_CURVE_SERVER, on ? 1 : 0, "ZMQ_CURVE_SERVER")
+        case .curvePublicKey(let key): try setString(ZMQ_CURVE_PUBLICKEY, key, terminated: true, "ZMQ_CURVE_PUBLICKEY")
+        case .curveSecretKey(let key): try setString(ZMQ_CURVE_SECRETKEY, key, terminated: true, "ZMQ_CURVE_SECRETKEY")
+        case .curveServerKey(let key): try setString(ZMQ_CURVE_SERVERKEY, key, terminated: true, "ZMQ_CURVE_SERVERKEY")
+        case .zapDomain(let domain): try setString(ZMQ_ZAP_DOMAIN, domain, terminated: false, "ZMQ_ZAP_DOMAIN")
         }
+    }
+
+    /// A string option. CURVE keys go in as 40 Z85 characters plus the terminating zero (libzmq
+    /// tells Z85 from 32 raw bytes by that length); other strings without it.
+    private func setString(_ option: Int32, _ value: String, terminated: Bool, _ name: String) throws(ZMQError) {
+        let socket = try live
+        let bytes: [UInt8] = Array(value.utf8) + (terminated ? [0] : [])
+        let rc = bytes.withUnsafeBytes { zmq_setsockopt(socket, option, $0.baseAddress, $0.count) }
+        try zmqCheck(rc, "zmq_setsockopt(\(name))")
     }
 
     private func setInt32(_ option: Int32, _ value: Int32, _ name: String) throws(ZMQError) {
@@ -207,5 +232,60 @@ public final class ZMQSocket {
             throw ZMQError.current("zmq_poll")
         }
         return (item.revents & Int16(ZMQ_POLLIN)) != 0
+    }
+}
+
+/// A connection event libzmq reported for a monitored socket.
+public enum ZMQConnectionEvent: Sendable, Equatable {
+    case connected
+    case disconnected
+    case handshakeSucceeded
+    /// The peer's authenticator refused us; the value is the ZAP status code (300, 400, 500).
+    case authenticationRefused(status: Int)
+    /// The security handshake failed (wrong server key, mechanism mismatch, …).
+    case handshakeFailed
+    case other(Int)
+}
+
+/// Reports a socket's connection events (zmq_socket_monitor) through a PAIR socket on the same
+/// context; read it on the thread that owns the monitored socket.
+public final class ZMQMonitor {
+    private let events: ZMQSocket
+
+    /// Starts monitoring `socket` (before it connects, so no event is missed).
+    public init(_ socket: ZMQSocket, context: ZMQContext) throws(ZMQError) {
+        let endpoint = "inproc://reel-monitor-\(UInt64.random(in: 0...UInt64.max))"
+        let wanted = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+            | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        try socket.startMonitor(endpoint, events: wanted)
+        events = try ZMQSocket(context: context, type: .pair)
+        try events.connect(endpoint)
+    }
+
+    deinit { events.close() }
+
+    /// The events reported since the last call, oldest first; never blocks.
+    public func poll() -> [ZMQConnectionEvent] {
+        var found: [ZMQConnectionEvent] = []
+        while case .message(let frames)? = try? events.receive(dontWait: true) {
+            guard let first = frames.first, first.count >= 6 else { continue }
+            let code = Int32(first[0]) | Int32(first[1]) << 8
+            let value = Int(UInt32(first[2]) | UInt32(first[3]) << 8 | UInt32(first[4]) << 16 | UInt32(first[5]) << 24)
+            switch code {
+            case ZMQ_EVENT_CONNECTED: found.append(.connected)
+            case ZMQ_EVENT_DISCONNECTED: found.append(.disconnected)
+            case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: found.append(.handshakeSucceeded)
+            case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: found.append(.authenticationRefused(status: value))
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: found.append(.handshakeFailed)
+            default: found.append(.other(Int(code)))
+            }
+        }
+        return found
+    }
+}
+
+extension ZMQSocket {
+    func startMonitor(_ endpoint: String, events: Int32) throws(ZMQError) {
+        try zmqCheck(zmq_socket_monitor(try rawHandle(), endpoint, events), "zmq_socket_monitor")
     }
 }

@@ -26,6 +26,8 @@ public final class Worker: Sendable {
         public var maxBackoff: Double = 32
         /// On drain, the longest wait for the current segments before handing them back.
         public var drainTimeout: Double = 120
+        /// CURVE: this worker's keys and the coordinator's public key; nil for plain TCP.
+        public var curve: CurveClientKeys?
 
         public init(connect: String, name: String) {
             self.connect = connect
@@ -40,6 +42,7 @@ public final class Worker: Sendable {
     private let computing = Mutex<[String: Date]>([:])
     private let state = Mutex<Phase>(.running)
     private let finishedCount = Atomic<Int>(0)
+    private let refusedHandshakes = Atomic<Int>(0)
 
     private enum Phase: Sendable { case running, draining(deadline: Date), stopping }
 
@@ -48,6 +51,9 @@ public final class Worker: Sendable {
         self.renderer = renderer
         self.logger = logger
     }
+
+    /// CURVE handshakes with the coordinator that failed (key refused, or wrong coordinator key).
+    public var authenticationFailures: Int { refusedHandshakes.load(ordering: .relaxed) }
 
     /// Segments finished since start.
     public var segmentsFinished: Int { finishedCount.load(ordering: .relaxed) }
@@ -108,6 +114,7 @@ public final class Worker: Sendable {
                 }
             }
             flushOutbox(into: &session, unconfirmed: &unconfirmed)
+            watchHandshakes(&session)
 
             let now = Date()
             if now.timeIntervalSince(lastBeat) >= configuration.heartbeatInterval {
@@ -221,17 +228,45 @@ public final class Worker: Sendable {
     }
 
     /// One connection: a DEALER socket with a fresh identity, announced with READY.
+    /// Turns CURVE handshake events into one clear log line each time the situation changes.
+    private func watchHandshakes(_ session: inout Session) {
+        guard let events = session.monitor?.poll(), !events.isEmpty else { return }
+        for event in events {
+            switch event {
+            case .handshakeSucceeded:
+                session.handshakes += 1
+            case .authenticationRefused(let status):
+                refusedHandshakes.add(1, ordering: .relaxed)
+                if refusedHandshakes.load(ordering: .relaxed) == 1 {
+                    logger.error("the coordinator refused this worker's key (ZAP status \(status)): put this worker's .pub file into the coordinator's --authorized-keys folder; retrying", metadata: ["worker": "\(configuration.name)"])
+                }
+            case .handshakeFailed, .disconnected where session.handshakes == 0:
+                refusedHandshakes.add(1, ordering: .relaxed)
+                if refusedHandshakes.load(ordering: .relaxed) == 1 {
+                    logger.error("the CURVE handshake with \(configuration.connect) failed: check that --coordinator-key is the coordinator's public key and the coordinator runs with CURVE; retrying", metadata: ["worker": "\(configuration.name)"])
+                }
+            default:
+                break
+            }
+        }
+    }
+
     private struct Session {
         let socket: ZMQSocket
         let worker: Worker
+        /// Connection events, watched under CURVE to tell a refused key from a silent coordinator.
+        let monitor: ZMQMonitor?
+        var handshakes = 0
 
         init(worker: Worker, context: ZMQContext, active: [String]) throws {
             self.worker = worker
             socket = try ZMQSocket(context: context, type: .dealer)
+            monitor = worker.configuration.curve == nil ? nil : try ZMQMonitor(socket, context: context)
             var identity = Array(worker.configuration.name.utf8.prefix(32)) + [0x2f]
             for _ in 0..<8 { identity.append(UInt8.random(in: 0...255)) }
             try socket.set(.routingID(identity))
             try socket.set(.maxMessageSize(Int64(ProtocolLimits.standard.maxPayloadBytes + 2 * ProtocolLimits.standard.maxHeaderBytes)))
+            try worker.configuration.curve?.apply(to: socket)
             try socket.connect(worker.configuration.connect)
             announce(active: active)
         }
