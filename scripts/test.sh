@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing (scripts/setup.sh), builds everything, runs every test.
+# The test command: installs what is missing (scripts/setup.sh), builds everything, runs every test
+# and checks the deployment files in cluster/.
 # Safe to run any number of times. Extra arguments go to `swift test` (e.g. --filter MiniLM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,3 +12,7 @@ echo "test: building (debug, with tests)"
 swift build --build-tests
 echo "test: running"
 swift test --skip-build "$@"
+if [ $# -eq 0 ]; then
+    echo "test: checking the deployment files (cluster/check.sh)"
+    bash cluster/check.sh
+fi
