@@ -212,6 +212,7 @@ public final class Scheduler {
                 logger.info("reconnected worker kept its attempt", metadata: ["worker": "\(worker.ready.worker)", "attempt": "\(id)"])
             }
         }
+        worker.lingering.formIntersection(claimed)
         workers[identity] = worker
         // Attempts we gave this worker that it does not know about: the TASK was lost in flight.
         for id in worker.attempts where !claimed.contains(id) {
@@ -233,6 +234,7 @@ public final class Scheduler {
               let job = jobs[result.job], let segment = job.segments[result.segment], segment.attempt == result.attempt,
               segment.state == .leased else {
             staleMessages += 1
+            workers[identity]?.lingering.remove(result.attempt)
             logger.warning("refused a result from a stale attempt", metadata: ["attempt": "\(result.attempt)", "job": "\(result.job)", "segment": "\(result.segment)"])
             try? journal.record(event: "stale-result", job: jobs[result.job] == nil ? nil : result.job, segment: result.segment, attempt: result.attempt)
             return
@@ -258,10 +260,16 @@ public final class Scheduler {
         } catch {
             // Disk full or unwritable state dir: keep nothing half-done, pause the job, retry later.
             logger.error("could not store a finished segment; pausing the job", metadata: ["job": "\(job.record.id)", "segment": "\(task.id)", "error": "\(error)"])
-            drop(attempt: attempt.id)
+            attempts[attempt.id] = nil
+            if let w = attempt.worker { workers[w]?.attempts.remove(attempt.id) }
+            // Best effort: with the disk full this write may fail too; a restart then finds the
+            // attempt open and requeues it, which is just as safe.
+            try? journal.end(attempt: attempt.id, job: job.record.id, segment: task.id, as: .lost, error: "could not store the result",
+                             segmentState: .ready, failures: segment.failures)
             job.segments[task.id]?.state = .ready
             job.segments[task.id]?.attempt = nil
-            pause(job, reason: "cannot write under the state directory (\(error)); free disk space and the job continues")
+            job.readySet.insert(task.id)
+            pause(job, reason: "cannot write under the state directory (\(describeStorageError(error))); free disk space and the job continues")
             return
         }
         attempts[attempt.id] = nil
@@ -276,8 +284,14 @@ public final class Scheduler {
     }
 
     private func failed(_ failure: Failure, from identity: [UInt8]) {
-        guard let attempt = attempts[failure.attempt] else { staleMessages += 1; return }
+        guard let attempt = attempts[failure.attempt] else {
+            staleMessages += 1
+            workers[identity]?.lingering.remove(failure.attempt)
+            return
+        }
         if failure.refused {
+            // It had no free slot after all: give it a heartbeat's rest rather than a refusal loop.
+            workers[identity]?.coolUntil = clock() + settings.heartbeatInterval
             lose(attempt: attempt.id, reason: "worker \(attempt.workerName) refused it: \(failure.error)")
         } else {
             fail(attempt: attempt.id, error: failure.error, retryable: failure.retryable, state: .failed)
@@ -331,7 +345,7 @@ public final class Scheduler {
             .sorted { ($0.record.spec.priority, -$0.record.seq) > ($1.record.spec.priority, -$1.record.seq) }
         guard !open.isEmpty else { return }
         for identity in workers.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            while let worker = workers[identity], !worker.draining, worker.attempts.count < worker.ready.credit,
+            while let worker = workers[identity], !worker.draining, worker.freeSlots > 0, now >= worker.coolUntil,
                   worker.ready.models.contains("reel-tiny") {
                 guard let (job, task) = nextTask(in: open, for: worker) else { break }
                 start(task: task, of: job, on: identity, now: now)
@@ -360,7 +374,7 @@ public final class Scheduler {
         let record = AttemptRecord(id: id, job: job.record.id, segment: task.id, worker: worker.ready.worker, state: .leased,
                                    started: Date(), leaseUntil: Date().addingTimeInterval(settings.lease))
         do { try journal.begin(record, segmentAttempts: number) } catch {
-            pause(job, reason: "cannot write the journal (\(error)); free disk space and the job continues")
+            pause(job, reason: "cannot write the journal (\(describeStorageError(error))); free disk space and the job continues")
             return
         }
         job.segments[task.id]?.state = .leased
@@ -407,7 +421,11 @@ public final class Scheduler {
     private func fail(attempt id: String, error: String, retryable: Bool, state: AttemptState) {
         guard let attempt = attempts.removeValue(forKey: id), let job = jobs[attempt.job],
               var segment = job.segments[attempt.segment] else { return }
-        if let w = attempt.worker { workers[w]?.attempts.remove(id) }
+        if let w = attempt.worker {
+            workers[w]?.attempts.remove(id)
+            // A lease that ran out: the worker is most likely still at it.
+            if state == .expired { workers[w]?.lingering.insert(id) }
+        }
         segment.failures.append("attempt \(id) on \(attempt.workerName): \(error)")
         let exhausted = !retryable || segment.failures.count >= settings.maxFailures
         segment.state = exhausted ? .failed : .ready
@@ -450,7 +468,10 @@ public final class Scheduler {
     /// Forgets an attempt whose job was cancelled or paused (its result will be refused as stale).
     private func drop(attempt id: String) {
         guard let attempt = attempts.removeValue(forKey: id) else { return }
-        if let w = attempt.worker { workers[w]?.attempts.remove(id) }
+        if let w = attempt.worker {
+            workers[w]?.attempts.remove(id)
+            workers[w]?.lingering.insert(id)
+        }
     }
 
     private func orphanAttempts(of worker: LiveWorker, now: Double) {
@@ -538,8 +559,16 @@ struct LiveWorker {
     let joined: Double
     var lastSeen: Double
     var attempts: Set<String> = []
+    /// Attempts taken back from this live worker (lease ran out, job cancelled or paused) that it
+    /// may still be computing: they keep its slots busy until its heartbeat stops listing them
+    /// or their (refused) result arrives, so it is not handed work it must turn down.
+    var lingering: Set<String> = []
+    /// No new task before this time: the worker just refused one for want of a free slot.
+    var coolUntil: Double = 0
     var draining = false
     var done = 0
+
+    var freeSlots: Int { ready.credit - attempts.count - lingering.count }
 }
 
 struct LiveAttempt {
@@ -572,4 +601,15 @@ struct AnchorCache {
         entries[key] = latents
         while order.count > capacity { entries[order.removeFirst()] = nil }
     }
+}
+
+/// A storage error in a few words: "no space left on device" rather than a Foundation error dump.
+func describeStorageError(_ error: any Error) -> String {
+    let ns = error as NSError
+    let underlying = (ns.userInfo[NSUnderlyingErrorKey] as? NSError) ?? ns
+    if underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
+        return String(cString: strerror(code.rawValue)).lowercased()
+    }
+    if ns.domain == NSCocoaErrorDomain && ns.code == NSFileWriteOutOfSpaceError { return "no space left on device" }
+    return "\(error)"
 }

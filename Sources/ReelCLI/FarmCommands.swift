@@ -183,6 +183,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Authentication (CURVE)") var security: WorkerSecurityOptions
 
+    @Option(help: ArgumentHelp("Fault injection only (scripts/chaos): sleep this many seconds before each segment.", visibility: .hidden))
+    var faultDelay: Double = 0
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -207,7 +210,10 @@ struct WorkerCommand: AsyncParsableCommand {
         config.threads = config.credit
         config.heartbeatInterval = heartbeat
         config.curve = try security.curve(connect: connect)
-        let worker = Worker(configuration: config, renderer: ReelTinyRenderer(generator: generator), logger: logger)
+        let renderer: any SegmentRenderer = faultDelay > 0
+            ? FaultDelayRenderer(inner: ReelTinyRenderer(generator: generator), delay: faultDelay)
+            : ReelTinyRenderer(generator: generator)
+        let worker = Worker(configuration: config, renderer: renderer, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: WorkerService(worker: worker))],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

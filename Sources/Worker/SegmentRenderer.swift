@@ -77,3 +77,24 @@ public struct RenderError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// Fault injection only (`reel worker --fault-delay`, used by scripts/chaos): renders like
+/// `inner` after sleeping `delay` seconds, to play a worker slower than its lease or one that is
+/// still busy when the network is cut. The latents are the real ones.
+public struct FaultDelayRenderer: SegmentRenderer {
+    public let inner: any SegmentRenderer
+    public let delay: Double
+
+    public init(inner: any SegmentRenderer, delay: Double) {
+        self.inner = inner
+        self.delay = delay
+    }
+
+    public var models: [String] { inner.models }
+    public var maxWindowFrames: Int { inner.maxWindowFrames }
+
+    public func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float] {
+        Thread.sleep(forTimeInterval: delay)
+        return try inner.render(task, anchors: anchors, progress: progress)
+    }
+}

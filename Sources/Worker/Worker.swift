@@ -228,6 +228,13 @@ public final class Worker: Sendable {
     }
 
     /// One connection: a DEALER socket with a fresh identity, announced with READY.
+    private func noteFailedHandshake() {
+        refusedHandshakes.add(1, ordering: .relaxed)
+        if refusedHandshakes.load(ordering: .relaxed) == 1 {
+            logger.error("the CURVE handshake with \(configuration.connect) failed: check that --coordinator-key is the coordinator's public key and the coordinator runs with CURVE; retrying", metadata: ["worker": "\(configuration.name)"])
+        }
+    }
+
     /// Turns CURVE handshake events into one clear log line each time the situation changes.
     private func watchHandshakes(_ session: inout Session) {
         guard let events = session.monitor?.poll(), !events.isEmpty else { return }
@@ -240,11 +247,10 @@ public final class Worker: Sendable {
                 if refusedHandshakes.load(ordering: .relaxed) == 1 {
                     logger.error("the coordinator refused this worker's key (ZAP status \(status)): put this worker's .pub file into the coordinator's --authorized-keys folder; retrying", metadata: ["worker": "\(configuration.name)"])
                 }
-            case .handshakeFailed, .disconnected where session.handshakes == 0:
-                refusedHandshakes.add(1, ordering: .relaxed)
-                if refusedHandshakes.load(ordering: .relaxed) == 1 {
-                    logger.error("the CURVE handshake with \(configuration.connect) failed: check that --coordinator-key is the coordinator's public key and the coordinator runs with CURVE; retrying", metadata: ["worker": "\(configuration.name)"])
-                }
+            case .handshakeFailed:
+                noteFailedHandshake()
+            case .disconnected where session.handshakes == 0:
+                noteFailedHandshake()
             default:
                 break
             }

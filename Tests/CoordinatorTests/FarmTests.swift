@@ -207,6 +207,33 @@ struct DelayedRenderer: SegmentRenderer {
         #expect(after == reference.digests)
     }
 
+    /// A worker slower than its lease: the attempt expires and is redone elsewhere, its late
+    /// result is refused, and the coordinator does not offer it new work while it is still busy
+    /// (that once made a refusal loop of thousands of attempts).
+    @Test func aWorkerSlowerThanItsLeaseIsNotOfferedWorkItMustRefuse() async throws {
+        let state = temporaryDirectory("slow")
+        defer { try? FileManager.default.removeItem(at: state) }
+        var settings = FarmFixture.settings(lease: 1.5)
+        settings.maxFailures = 6
+        let coordinator = try FarmFixture.coordinator(state: state, settings: settings)
+        defer { coordinator.stop() }
+        let endpoint = try #require(coordinator.boundEndpoint)
+        let slow = FarmFixture.worker("slow", endpoint: endpoint,
+                                      renderer: FaultDelayRenderer(inner: ReelTinyRenderer(generator: FarmFixture.generator), delay: 3))
+        defer { slow.stop() }
+        try await Task.sleep(for: .milliseconds(300))   // the slow worker is first in line
+        let job = try await coordinator.submit(FarmFixture.spec())
+        let fast = FarmFixture.worker("fast", endpoint: endpoint)
+        defer { fast.stop() }
+        let status = try await FarmFixture.wait(coordinator, job: job) { $0.state.isFinal }
+        #expect(status.state == .done, "\(status.error ?? "")")
+        let journal = try Journal(url: state.appendingPathComponent("journal.sqlite"))
+        let all = try journal.attempts(job: job)
+        #expect(try journal.attempts(job: job, state: .expired).count >= 1)
+        #expect(!all.contains { ($0.error ?? "").contains("no free slot") }, "\(all.map { $0.error ?? "" })")
+        #expect(all.count < 3 * status.segmentsTotal, "\(all.count) attempts for \(status.segmentsTotal) segments")
+    }
+
     @Test func aSegmentFailingThreeTimesFailsTheJobWithEveryError() async throws {
         let state = temporaryDirectory("failing")
         defer { try? FileManager.default.removeItem(at: state) }
