@@ -55,6 +55,8 @@ public final class Coordinator: Sendable {
     private let ready = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
     private let authenticator = Mutex<ZAPHandler?>(nil)
+    /// Prometheus metrics, served by the HTTP API at /metrics.
+    public let metrics = FarmMetrics()
 
     private enum Command: Sendable {
         case submit(JobSpec, @Sendable (Result<String, JobSpecError>) -> Void)
@@ -239,12 +241,17 @@ public final class Coordinator: Sendable {
                                                    shift: Double(config.sampler.shift), method: "euler"),
                 logger: logger,
                 clock: { let d = ContinuousClock.now - start; return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 },
-                send: { identity, message in
-                    do { return try socket.send([identity] + message.encoded(), dontWait: true) } catch {
+                send: { [metrics = coordinator.metrics] identity, message in
+                    do {
+                        let frames = message.encoded()
+                        metrics.bytesSent.increment(by: Int64(frames.reduce(0) { $0 + $1.count }))
+                        return try socket.send([identity] + frames, dontWait: true)
+                    } catch {
                         logger.debug("send failed", metadata: ["to": "\(hex(identity))", "error": "\(error)"])
                         return false
                     }
                 })
+            scheduler.metrics = coordinator.metrics
             scheduler.onFinalSegment = { [unowned self] job, task, digest in assembler(for: job)?.add(task, digest: digest) }
             scheduler.onJobSegmentsComplete = { [unowned self] job in assembler(for: job)?.allArrived() }
             scheduler.onJobEnded = { [unowned self] job in
@@ -305,6 +312,7 @@ public final class Coordinator: Sendable {
                         for _ in 0..<256 {
                             guard case .message(let frames) = try socket.receive(dontWait: true) else { break }
                             guard frames.count >= 2 else { continue }
+                            coordinator.metrics.bytesReceived.increment(by: Int64(frames.dropFirst().reduce(0) { $0 + $1.count }))
                             scheduler.handle(identity: frames[0], frames: Array(frames.dropFirst()))
                         }
                     }
@@ -330,6 +338,10 @@ public final class Coordinator: Sendable {
                             replies.append { reply(.failure(.invalid("\(error)"))) }
                         }
                     case .stitched(let id, let error):
+                        if let assembler = assemblers[id], error == nil {
+                            coordinator.metrics.stitcherFrames.increment(by: Int64(assembler.framesWritten))
+                            if let fps = assembler.framesPerSecond { coordinator.metrics.stitcherFPS.set(to: fps) }
+                        }
                         assemblers[id] = nil
                         scheduler.finishJob(id, error: error)
                     }

@@ -55,6 +55,11 @@ public enum FarmAPI {
         router.get("v1/jobs/:id/preview") { _, context -> Response in
             try filmResponse(coordinator: coordinator, id: context.parameters.get("id") ?? "", preview: true)
         }
+        router.get("metrics") { _, _ -> Response in
+            let text = coordinator.metrics.exposition(of: coordinator.snapshot)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
         router.get("v1/workers") { _, _ -> Response in json(["workers": coordinator.snapshot.workers]) }
         router.get("v1/farm") { _, _ -> Response in json(coordinator.snapshot) }
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "reel"), logger: logger)

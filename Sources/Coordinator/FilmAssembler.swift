@@ -16,6 +16,8 @@ final class FilmAssembler: Sendable {
     private let inbox = Mutex<Inbox>(Inbox())
     private let wake = DispatchSemaphore(value: 0)
     private let progress = Atomic<Int>(0)
+    /// Nanoseconds spent blending, decoding and encoding (not waiting for segments).
+    private let busy = Atomic<Int>(0)
 
     private struct Inbox {
         var segments: [(task: SegmentTask, digest: String)] = []
@@ -25,6 +27,21 @@ final class FilmAssembler: Sendable {
 
     /// Output frames encoded so far.
     var framesWritten: Int { progress.load(ordering: .relaxed) }
+
+    /// Frames per second of the stitcher's own work so far (blend + VAE decode + encode), nil before any.
+    var framesPerSecond: Double? {
+        let ns = busy.load(ordering: .relaxed)
+        return ns > 0 ? Double(framesWritten) / (Double(ns) * 1e-9) : nil
+    }
+
+    private func timed<T>(_ body: () throws -> T) rethrows -> T {
+        let start = ContinuousClock.now
+        defer {
+            let d = ContinuousClock.now - start
+            busy.add(Int(d.components.seconds) * 1_000_000_000 + Int(d.components.attoseconds / 1_000_000_000), ordering: .relaxed)
+        }
+        return try body()
+    }
 
     /// Starts the thread. `completion(nil)` after the film is in place under `film`, or
     /// `completion(error)` with one sentence. Never both, exactly once unless cancelled.
@@ -97,12 +114,14 @@ final class FilmAssembler: Sendable {
                         return "segment \(task.id) in the store holds \(values.count) values; expected \(task.frames * frameSize)"
                     }
                     let anchored = task.anchors.map { task.startFrame + $0.slot * task.stride }
-                    try stitcher.add(SegmentLatents(id: task.id, start: task.startFrame, frames: task.frames, frameShape: frameShape,
-                                                    values: values, anchorFrames: anchored))
+                    try timed {
+                        try stitcher.add(SegmentLatents(id: task.id, start: task.startFrame, frames: task.frames, frameShape: frameShape,
+                                                        values: values, anchorFrames: anchored))
+                    }
                     progress.store(stitcher.outputFrames, ordering: .relaxed)
                 }
                 if done && inbox.withLock({ $0.segments.isEmpty }) {
-                    try stitcher.finish()
+                    try timed { try stitcher.finish() }
                     progress.store(stitcher.outputFrames, ordering: .relaxed)
                     return nil
                 }

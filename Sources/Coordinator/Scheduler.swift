@@ -36,8 +36,14 @@ public final class Scheduler {
     private var nextJobSeq: Int
     private var lastHeartbeat = -Double.infinity
     private var anchorCache = AnchorCache(capacity: 64)
-    public private(set) var malformedMessages = 0
-    public private(set) var staleMessages = 0
+    public private(set) var malformedMessages = 0 {
+        didSet { metrics?.malformedMessages.increment(by: Int64(malformedMessages - oldValue)) }
+    }
+    public private(set) var staleMessages = 0 {
+        didSet { metrics?.staleMessages.increment(by: Int64(staleMessages - oldValue)) }
+    }
+    /// Where counters and histograms go (the coordinator's /metrics); nil in bare tests.
+    var metrics: FarmMetrics?
 
     public init(settings: FarmSettings, journal: Journal, store: SegmentStore, geometry: ModelGeometry, frameShape: [Int],
                 samplerDefaults: SamplerParameters, logger: Logger, clock: @escaping () -> Double, send: @escaping Send) throws {
@@ -225,6 +231,11 @@ public final class Scheduler {
     private func progress(_ progress: Wire.Progress, from identity: [UInt8], now: Double) {
         guard let attempt = attempts[progress.attempt] else { staleMessages += 1; return }
         if attempt.worker == nil { attempts[progress.attempt]?.worker = identity; workers[identity]?.attempts.insert(attempt.id) }
+        // Step latency: time since this attempt's previous progress report, per step advanced.
+        if let last = attempt.lastProgress, progress.step > last.step {
+            metrics?.stepSeconds.record((now - last.time) / Double(progress.step - last.step))
+        }
+        attempts[progress.attempt]?.lastProgress = (progress.step, now)
         attempts[progress.attempt]?.step = progress.step
         attempts[progress.attempt]?.steps = progress.steps
     }
@@ -257,6 +268,8 @@ public final class Scheduler {
             try journal.end(attempt: attempt.id, job: job.record.id, segment: task.id, as: .succeeded, segmentState: .done,
                             digest: digest, failures: segment.failures, newlyReady: ready)
             job.markDone(task.id, digest: digest, seconds: Double(result.computeMilliseconds) / 1000, worker: attempt.workerName, ready: ready)
+            metrics?.segmentsFinished.increment()
+            metrics?.segmentSeconds.record(Double(result.computeMilliseconds) / 1000)
         } catch {
             // Disk full or unwritable state dir: keep nothing half-done, pause the job, retry later.
             logger.error("could not store a finished segment; pausing the job", metadata: ["job": "\(job.record.id)", "segment": "\(task.id)", "error": "\(error)"])
@@ -427,6 +440,7 @@ public final class Scheduler {
             if state == .expired { workers[w]?.lingering.insert(id) }
         }
         segment.failures.append("attempt \(id) on \(attempt.workerName): \(error)")
+        (state == .expired ? metrics?.attemptsExpired : metrics?.attemptsFailed)?.increment()
         let exhausted = !retryable || segment.failures.count >= settings.maxFailures
         segment.state = exhausted ? .failed : .ready
         segment.attempt = nil
@@ -462,6 +476,7 @@ public final class Scheduler {
         job.segments[segment.task.id]?.state = .ready
         job.segments[segment.task.id]?.attempt = nil
         job.readySet.insert(segment.task.id)
+        metrics?.attemptsRequeued.increment()
         logger.info("attempt requeued", metadata: ["job": "\(job.record.id)", "segment": "\(segment.task.id)", "attempt": "\(id)", "reason": "\(reason)"])
     }
 
@@ -583,6 +598,8 @@ struct LiveAttempt {
     var orphanUntil: Double?
     var step: Int?
     var steps: Int?
+    /// The last PROGRESS (step, scheduler time), for the step-latency histogram.
+    var lastProgress: (step: Int, time: Double)?
 }
 
 /// Recently finished segments' latents, so anchors are not re-read from disk for every child.

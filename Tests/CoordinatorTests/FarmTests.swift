@@ -234,6 +234,35 @@ struct DelayedRenderer: SegmentRenderer {
         #expect(all.count < 3 * status.segmentsTotal, "\(all.count) attempts for \(status.segmentsTotal) segments")
     }
 
+    @Test func metricsCountWhatHappened() async throws {
+        let state = temporaryDirectory("metrics")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let coordinator = try FarmFixture.coordinator(state: state)
+        defer { coordinator.stop() }
+        let worker = FarmFixture.worker("m1", endpoint: try #require(coordinator.boundEndpoint))
+        defer { worker.stop() }
+        let job = try await coordinator.submit(FarmFixture.spec())
+        let status = try await FarmFixture.wait(coordinator, job: job) { $0.state.isFinal && $0.filmReady }
+        #expect(status.state == .done)
+        try await Task.sleep(for: .milliseconds(300))
+        let text = coordinator.metrics.exposition(of: coordinator.snapshot)
+        func value(_ series: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        #expect(value("reel_segments_finished_total") == Double(status.segmentsTotal), "\(text)")
+        #expect(value(#"reel_jobs{state="done"}"#) == 1)
+        #expect(value(#"reel_segments{state="ready"}"#) == 0)
+        #expect(value("reel_workers_connected") == 1)
+        #expect(value("reel_worker_slots") == 1)
+        #expect(value("reel_stitcher_frames_total") == 32)
+        #expect((value("reel_stitcher_frames_per_second") ?? 0) > 0)
+        #expect((value("reel_bytes_received_total") ?? 0) > Double(status.segmentsTotal * 16 * 8 * 8 * 8 * 4))
+        #expect((value("reel_bytes_sent_total") ?? 0) > 0)
+        #expect((value("reel_denoising_step_seconds_count") ?? 0) >= 1)
+        #expect(value("reel_segment_compute_seconds_count") == Double(status.segmentsTotal))
+        #expect(value("reel_attempts_failed_total") == 0)
+    }
+
     @Test func aSegmentFailingThreeTimesFailsTheJobWithEveryError() async throws {
         let state = temporaryDirectory("failing")
         defer { try? FileManager.default.removeItem(at: state) }

@@ -87,6 +87,23 @@ struct FarmProcessTests {
     @Test("bad requests to reel render get one sentence and no file")
     func renderRejectsBadInput() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("never-\(UInt32.random(in: 0...UInt32.max)).mp4").path
+        // Hostile storyboards: invalid UTF-8, and 5 MB of binary junk (over the 4 MiB limit).
+        let scratch = try scratchFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let invalidUTF8 = scratch.appendingPathComponent("latin1.json")
+        try Data(#"{"shots":[{"prompt":"a "#.utf8 + [0xFF, 0xFE] + #" red ball","start":0,"end":2}]}"#.utf8).write(to: invalidUTF8)
+        let huge = scratch.appendingPathComponent("huge.json")
+        try Data((0..<5_000_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }).write(to: huge)
+        for (arguments, phrase) in [(["render", String(repeating: "a", count: 100_000), "--out", out], "2000 bytes"),
+                                    (["render", "a red \u{01} ball", "--out", out], "not printable"),
+                                    (["render", "--storyboard", invalidUTF8.path, "--out", out], "UTF-8"),
+                                    (["render", "--storyboard", huge.path, "--out", out], "limit")] {
+            let result = try runReel(arguments)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains(phrase), "\(result.stderr.prefix(300))")
+            #expect(result.stderr.split(separator: "\n").count <= 2, "\(result.stderr.prefix(300))")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
         for arguments in [["render", "--duration", "4", "--out", out],
                           ["render", prompt, "--duration", "-3", "--out", out],
                           ["render", prompt, "--fps", "12", "--out", out],
