@@ -61,6 +61,7 @@ public final class Coordinator: Sendable {
     private enum Command: Sendable {
         case submit(JobSpec, @Sendable (Result<String, JobSpecError>) -> Void)
         case cancel(String, @Sendable (Result<Void, JobSpecError>) -> Void)
+        case retry(String, @Sendable (Result<Void, JobSpecError>) -> Void)
         case stitched(String, String?)
     }
 
@@ -155,9 +156,13 @@ public final class Coordinator: Sendable {
                 try socket.set(.curveSecretKey(curve.keys.secretKey))
             }
             try socket.set(.routerMandatory(true))
-            try socket.set(.maxMessageSize(Int64(ProtocolLimits.standard.maxPayloadBytes + 2 * ProtocolLimits.standard.maxHeaderBytes)))
+            // No worker message is larger than a RESULT of the biggest window this model renders
+            // (reel-tiny: 32 KiB of latents) with its small header; libzmq drops anything larger
+            // unread, and at most 100 messages wait per peer (a worker has a few in flight), so a
+            // flood from many peers cannot balloon the coordinator's memory.
+            try socket.set(.maxMessageSize(Int64(Coordinator.largestMessageBytes(for: model))))
             try socket.set(.sendHighWaterMark(10_000))
-            try socket.set(.receiveHighWaterMark(10_000))
+            try socket.set(.receiveHighWaterMark(100))
             // A coordinator restarted at once may find its port still held for a moment.
             var tries = 0
             while true {
@@ -188,6 +193,13 @@ public final class Coordinator: Sendable {
         _ = context
     }
 
+    /// The ROUTER's ZMQ_MAXMSGSIZE: a RESULT of one full window of latents plus 16 KiB for the
+    /// frames before it. Workers send nothing bigger: READY lists at most 64 models, HEARTBEAT at
+    /// most 64 attempt ids, FAILED at most 4,096 bytes of error (ProtocolLimits).
+    static func largestMessageBytes(for model: ReelTinyModel) -> Int {
+        model.config.dit.frames * model.latentFrameShape.reduce(1, *) * MemoryLayout<Float>.size + 16 << 10
+    }
+
     /// Stops the loop (open attempts stay in the journal for the next start) and waits for it.
     public func stop() {
         guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
@@ -204,6 +216,13 @@ public final class Coordinator: Sendable {
     public func cancel(_ job: String) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             inbox.withLock { $0.append(.cancel(job, { continuation.resume(with: $0) })) }
+        }
+    }
+
+    /// Runs a failed job again (its failed segments requeued, finished ones kept).
+    public func retry(_ job: String) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            inbox.withLock { $0.append(.retry(job, { continuation.resume(with: $0) })) }
         }
     }
 
@@ -335,6 +354,20 @@ public final class Coordinator: Sendable {
                         do { try scheduler.cancel(id); replies.append { reply(.success(())) } } catch let error as JobSpecError {
                             replies.append { reply(.failure(error)) }
                         } catch {
+                            replies.append { reply(.failure(.invalid("\(error)"))) }
+                        }
+                    case .retry(let id, let reply):
+                        do {
+                            try scheduler.retry(id)
+                            // Its film starts again from the final-level segments already stored.
+                            if let job = scheduler.jobs[id], let assembler = assembler(for: job) {
+                                for task in job.plan.segments where task.level == job.plan.finalLevel {
+                                    if let digest = job.segments[task.id]?.digest { assembler.add(task, digest: digest) }
+                                }
+                                if job.doneCount == job.plan.segments.count { assembler.allArrived() }
+                            }
+                            replies.append { reply(.success(())) }
+                        } catch let error as JobSpecError { replies.append { reply(.failure(error)) } } catch {
                             replies.append { reply(.failure(.invalid("\(error)"))) }
                         }
                     case .stitched(let id, let error):

@@ -60,9 +60,36 @@ public enum FarmAPI {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
+        // The dashboard: static HTML/CSS/JS shipped in the bundle (REEL_DASHBOARD_DIR serves a
+        // working copy instead, for editing it without rebuilding). It reads /v1/farm.
+        router.get("/") { _, _ -> Response in
+            Response(status: .seeOther, headers: [.location: "/dashboard/"])
+        }
+        router.get("dashboard") { _, _ -> Response in dashboardFile("index.html") }   // also /dashboard/
+        router.get("dashboard/:file") { _, context -> Response in dashboardFile(context.parameters.get("file") ?? "") }
+        router.post("v1/jobs/:id/retry") { _, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            do { try await coordinator.retry(id); return json(["id": id]) } catch { return FarmAPI.error(.conflict, "\(error)") }
+        }
         router.get("v1/workers") { _, _ -> Response in json(["workers": coordinator.snapshot.workers]) }
         router.get("v1/farm") { _, _ -> Response in json(coordinator.snapshot) }
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "reel"), logger: logger)
+    }
+
+    static func dashboardFile(_ name: String) -> Response {
+        guard !name.isEmpty, name.count <= 64, !name.hasPrefix("."),
+              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+            return FarmAPI.error(.notFound, "no such dashboard file")
+        }
+        let folder = ProcessInfo.processInfo.environment["REEL_DASHBOARD_DIR"].map { URL(fileURLWithPath: $0) }
+            ?? Bundle.module.url(forResource: "dashboard", withExtension: nil)
+        guard let url = folder?.appendingPathComponent(name), let data = FileManager.default.contents(atPath: url.path) else {
+            return FarmAPI.error(.notFound, "no dashboard file \(name)")
+        }
+        let types = ["html": "text/html; charset=utf-8", "css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8",
+                     "svg": "image/svg+xml", "png": "image/png", "ico": "image/x-icon"]
+        let type = types[url.pathExtension] ?? "application/octet-stream"
+        return Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     private static func filmResponse(coordinator: Coordinator, id: String, preview: Bool) throws -> Response {

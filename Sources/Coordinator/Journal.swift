@@ -190,6 +190,16 @@ public final class Journal: @unchecked Sendable {  // GRDB's DatabaseQueue seria
         }
     }
 
+    /// A failed job back to running: its failed segments ready again with their failures cleared.
+    public func retry(job: String) throws {
+        try database.write { db in
+            let now = Date().timeIntervalSince1970
+            try db.execute(sql: "UPDATE segments SET state = 'ready', failures = '[]' WHERE job = ? AND state = 'failed'", arguments: [job])
+            try db.execute(sql: "UPDATE jobs SET state = 'running', error = NULL, updated = ? WHERE id = ?", arguments: [now, job])
+            try Self.event(db, job: job, kind: "job-retried", detail: "")
+        }
+    }
+
     public func record(event kind: String, job: String? = nil, segment: String? = nil, attempt: String? = nil, detail: String = "") throws {
         try database.write { db in try Self.event(db, job: job, segment: segment, attempt: attempt, kind: kind, detail: detail) }
     }

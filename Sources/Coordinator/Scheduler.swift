@@ -127,6 +127,27 @@ public final class Scheduler {
     }
 
     /// Cancels a job: no more dispatches, open attempts fenced off, the stitcher stopped.
+    /// Runs a failed job again: its failed segments go back to the queue with their failure
+    /// counts cleared (and its blocklist emptied); finished segments are kept.
+    public func retry(_ id: String) throws {
+        guard let job = jobs[id] else { throw JobSpecError.invalid("no job \(id); `reel status` lists the jobs") }
+        guard job.record.state == .failed else {
+            throw JobSpecError.invalid("job \(id) is \(job.record.state.rawValue); only a failed job can be retried")
+        }
+        try journal.retry(job: id)
+        for (segmentID, segment) in job.segments where segment.state == .failed {
+            job.segments[segmentID]?.state = .ready
+            job.segments[segmentID]?.failures = []
+            job.segments[segmentID]?.attempt = nil
+            job.readySet.insert(segmentID)
+        }
+        job.workerFailures = [:]
+        job.blocklist = []
+        job.record.state = .running
+        job.record.error = nil
+        logger.info("job retried", metadata: ["job": "\(id)"])
+    }
+
     public func cancel(_ id: String) throws {
         guard let job = jobs[id] else { throw JobSpecError.invalid("no job \(id); `reel status` lists the jobs") }
         guard !job.record.state.isFinal else { return }

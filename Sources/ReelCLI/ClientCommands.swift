@@ -194,3 +194,19 @@ struct CancelCommand: AsyncParsableCommand {
         print("cancelled \(job)")
     }
 }
+
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry", abstract: "Run a failed job again: its failed segments are requeued, finished ones kept.")
+
+    @OptionGroup var address: CoordinatorAddress
+
+    @Argument(help: "The job id.")
+    var job: String
+
+    func run() async throws {
+        let client = FarmClient(base: address.base)
+        _ = try client.decode([String: String].self, try await client.call("POST", "v1/jobs/\(job)/retry"))
+        print("retrying \(job)")
+    }
+}

@@ -41,14 +41,54 @@ struct FarmTimingOptions: ParsableArguments {
     }
 }
 
-/// Logs to stderr at a chosen level, set up once per process.
+/// How log lines are written to stderr.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    /// swift-log's default: time, level, label, metadata (job, segment, attempt, worker ids), message.
+    case text
+    /// One JSON object per line: time, level, label, message and every metadata key as a field.
+    case json
+}
+
+/// Logs to stderr at a chosen level and format, set up once per process.
 enum ReelLogging {
-    static func bootstrap(level: Logger.Level) {
+    static func bootstrap(level: Logger.Level, format: LogFormat = .text) {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
+    }
+}
+
+/// A swift-log handler writing JSON lines to stderr (for log shippers: Loki, Elasticsearch, journald).
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        var object: [String: String] = [:]
+        for (key, value) in metadata.merging(extra ?? [:], uniquingKeysWith: { $1 }) { object[key] = "\(value)" }
+        object["time"] = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        object["level"] = level.rawValue
+        object["label"] = label
+        object["message"] = message.description
+        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        data.append(0x0A)
+        FileHandle.standardError.write(data)
     }
 }
 
@@ -116,8 +156,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @OptionGroup var timing: FarmTimingOptions
     @OptionGroup(title: "Authentication (CURVE)") var security: CoordinatorSecurityOptions
 
+    @Option(help: "TOML file of these options (keys are the option names, e.g. heartbeat = 1.0); flags given here override it. See configs/coordinator.toml.")
+    var config: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+
+    @Option(help: "Log format: text, or json (one object per line).")
+    var logFormat: LogFormat = .text
 
     func validate() throws {
         guard HTTPAddress(http) != nil else { throw ValidationError("--http takes HOST:PORT, e.g. 127.0.0.1:8080") }
@@ -125,7 +171,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        ReelLogging.bootstrap(level: logLevel)
+        ReelLogging.bootstrap(level: logLevel, format: logFormat)
         let logger = Logger(label: "reel.coordinator")
         let model = try loadModel()
         // The stitcher decodes on one BLAS thread, as every worker renders: same pixels everywhere.
@@ -183,11 +229,17 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Authentication (CURVE)") var security: WorkerSecurityOptions
 
+    @Option(help: "TOML file of these options (keys are the option names, e.g. threads = 2); flags given here override it. See configs/worker.toml.")
+    var config: String?
+
     @Option(help: ArgumentHelp("Fault injection only (scripts/chaos): sleep this many seconds before each segment.", visibility: .hidden))
     var faultDelay: Double = 0
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+
+    @Option(help: "Log format: text, or json (one object per line).")
+    var logFormat: LogFormat = .text
 
     func validate() throws {
         _ = try security.curve(connect: connect)
@@ -199,7 +251,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        ReelLogging.bootstrap(level: logLevel)
+        ReelLogging.bootstrap(level: logLevel, format: logFormat)
         let logger = Logger(label: "reel.worker")
         let generator = try loadGenerator()
         // Deterministic output needs the same BLAS partitioning everywhere: one thread per segment,
@@ -254,6 +306,9 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .warning
 
+    @Option(help: "Log format: text, or json (one object per line).")
+    var logFormat: LogFormat = .text
+
     func validate() throws {
         if let workers, !(1...64).contains(workers) { throw ValidationError("--workers must be between 1 and 64") }
         if sampler.threads != nil {
@@ -262,7 +317,7 @@ struct RenderCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        ReelLogging.bootstrap(level: logLevel)
+        ReelLogging.bootstrap(level: logLevel, format: logFormat)
         let spec = try film.spec(sampler: sampler, encoder: encoder)
         let outURL = URL(fileURLWithPath: out)
         let folder = outURL.deletingLastPathComponent().path

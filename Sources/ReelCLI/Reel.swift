@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Stitcher
 
 @main
@@ -14,9 +15,19 @@ struct Reel: AsyncParsableCommand {
             many, `reel submit … --wait` from anywhere. Run scripts/setup.sh once to install what Reel needs.
             """,
         version: ReelVersion.current,
-        subcommands: [RenderCommand.self, SubmitCommand.self, StatusCommand.self, CancelCommand.self,
+        subcommands: [RenderCommand.self, SubmitCommand.self, StatusCommand.self, CancelCommand.self, RetryCommand.self,
                       CoordinatorCommand.self, WorkerCommand.self, KeysCommand.self, GenerateCommand.self, EvalCommand.self, EvalSetCommand.self, EmbedCommand.self, BenchCommand.self]
     )
+
+    /// Expands `--config FILE` (coordinator, worker) into options before the usual parsing.
+    static func main() async {
+        let arguments: [String]
+        do { arguments = try ConfigFile.expand(Array(CommandLine.arguments.dropFirst())) } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            Foundation.exit(1)
+        }
+        await main(arguments)
+    }
 }
 
 /// A mistake the user can fix: printed as one sentence, exit status 1, no stack trace.

@@ -263,6 +263,30 @@ struct DelayedRenderer: SegmentRenderer {
         #expect(value("reel_attempts_failed_total") == 0)
     }
 
+    @Test func aFailedJobCanBeRetriedAndKeepsItsFinishedSegments() async throws {
+        let state = temporaryDirectory("retry")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let coordinator = try FarmFixture.coordinator(state: state)
+        defer { coordinator.stop() }
+        let endpoint = try #require(coordinator.boundEndpoint)
+        let bad = FarmFixture.worker("bad", endpoint: endpoint, renderer: AlwaysFailingRenderer())
+        let job = try await coordinator.submit(FarmFixture.spec())
+        let failed = try await FarmFixture.wait(coordinator, job: job) { $0.state == .failed }
+        bad.stop()
+        #expect(failed.segmentsDone == 0)
+        await #expect(throws: (any Error).self) { try await coordinator.retry("j9999-nothing") }
+        try await coordinator.retry(job)
+        let good = FarmFixture.worker("good", endpoint: endpoint)
+        defer { good.stop() }
+        let done = try await FarmFixture.wait(coordinator, job: job) { $0.state.isFinal && ($0.filmReady || $0.state != .done) }
+        #expect(done.state == .done, "\(done.error ?? "")")
+        #expect(coordinator.film(of: job) != nil)
+        // Retrying a job that is not failed is refused.
+        await #expect(throws: (any Error).self) { try await coordinator.retry(job) }
+        let events = try Journal(url: state.appendingPathComponent("journal.sqlite")).events(job: job).map(\.kind)
+        #expect(events.contains("job-retried"))
+    }
+
     @Test func aSegmentFailingThreeTimesFailsTheJobWithEveryError() async throws {
         let state = temporaryDirectory("failing")
         defer { try? FileManager.default.removeItem(at: state) }

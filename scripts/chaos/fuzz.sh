@@ -11,8 +11,9 @@ scripts/setup.sh >/dev/null
 REEL_HOME="${REEL_HOME:-$HOME/.local/share/reel}"
 VENV="$REEL_HOME/fuzz-venv"
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
-if ! "$VENV/bin/python" -c "import zmq, schemathesis" 2>/dev/null; then
-    "$VENV/bin/pip" install -q --disable-pip-version-check "pyzmq==27.1.0" "schemathesis==4.3.4"
+# hypothesis is pinned: later releases break schemathesis 4.3.4's JSON-schema strategies.
+if ! "$VENV/bin/python" -c "import zmq, schemathesis, hypothesis; assert hypothesis.__version__ == '6.140.3'" 2>/dev/null; then
+    "$VENV/bin/pip" install -q --disable-pip-version-check "pyzmq==27.1.0" "schemathesis==4.3.4" "hypothesis==6.140.3"
 fi
 swift build --product reel
 exec "$VENV/bin/python" scripts/chaos/fuzz.py --reel "$(swift build --show-bin-path)/reel" "$@"

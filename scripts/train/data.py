@@ -107,6 +107,14 @@ class ClipDataset:
         return cls(clips["latents"], clips["combos"], clips["strides"], captions["embeddings"],
                    captions["combo_caption_ids"], float(clips["shift"]), float(clips["scale"]))
 
+    def text_normalisation(self):
+        """(center [384], scale): the mean embedding of the training captions and the factor that
+        brings their spread around it to unit RMS per dimension (see DiT.text_center)."""
+        used = self.caption_embeddings[np.unique(self.caption_ids)].astype(np.float64)
+        center = used.mean(axis=0)
+        scale = 1.0 / np.sqrt(((used - center) ** 2).mean())
+        return center.astype(np.float32), float(scale)
+
     def batch(self, rng, size):
         """x0, anchors-mask, text, stride as tensors: x0 [size, WINDOW, C, 8, 8] (scaled latents),
         mask [size, WINDOW], text [size, 384] (zeros when dropped), stride [size]."""

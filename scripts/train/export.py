@@ -49,6 +49,19 @@ def vae_state_for_export(state, latent_channels):
     return state
 
 
+def dit_state_for_export(checkpoint):
+    """The EMA weights with the training-time text normalisation folded into text_mlp.fc1:
+    W (s (e - c)) + b = (s W) e + (b - s W c), so the exported model takes the raw embedding."""
+    state = {name: value.float() for name, value in checkpoint["ema"].items()}
+    if "text_center" in checkpoint:
+        center = torch.as_tensor(checkpoint["text_center"], dtype=torch.float32)
+        scale = float(checkpoint["text_scale"])
+        weight = state["text_mlp.fc1.weight"] * scale
+        state["text_mlp.fc1.weight"] = weight
+        state["text_mlp.fc1.bias"] = state["text_mlp.fc1.bias"] - weight @ center
+    return state
+
+
 def trained_strides():
     strides = set(CLIP_STRIDES)
     if SUBSAMPLE_PROBABILITY > 0:
@@ -72,7 +85,7 @@ def main():
     metadata = {"model": "reel-tiny", "dtype": "float16"}
     vae_sha = half_precision(vae_state_for_export(vae_checkpoint["model"], vae_hp["latent_channels"]), metadata,
                              os.path.join(args.out, "vae.safetensors"))
-    dit_sha = half_precision(dit_checkpoint["ema"], metadata, os.path.join(args.out, "dit.safetensors"))
+    dit_sha = half_precision(dit_state_for_export(dit_checkpoint), metadata, os.path.join(args.out, "dit.safetensors"))
 
     config = {
         "name": "reel-tiny",

@@ -209,6 +209,14 @@ class DiT(nn.Module):
         self.time_mlp = MLP(frequency_dim, dim, dim, F.silu)
         self.stride_mlp = MLP(frequency_dim, dim, dim, F.silu)
         self.text_mlp = MLP(text_dim, dim, dim, F.silu)
+        # Text normalisation (not saved with the weights): text_mlp sees (text - text_center) *
+        # text_scale. Pooled MiniLM embeddings of our captions differ from each other by a few
+        # hundredths per dimension, far less than the time embedding's unit-sized features, so the
+        # conditioning pathway barely learnt; centring on the caption mean and scaling the spread
+        # to unit RMS per dimension fixes that. export.py folds both into text_mlp.fc1, so the
+        # exported model (and the Swift port) take the raw embedding. Identity by default.
+        self.register_buffer("text_center", torch.zeros(text_dim), persistent=False)
+        self.register_buffer("text_scale", torch.ones(()), persistent=False)
         self.blocks = nn.ModuleList([DiTBlock(dim, heads, mlp_ratio) for _ in range(depth)])
         self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=DIT_NORM_EPS)
         self.modulation_out = nn.Linear(dim, 2 * dim)
@@ -236,10 +244,15 @@ class DiT(nn.Module):
         return 200.0 * torch.log2(stride.float())
 
     def conditioning(self, text, stride, t):
-        """[n, dim]: time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_mlp(text)."""
+        """[n, dim]: time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride))
+        + text_mlp((text - text_center) * text_scale)."""
         return (self.time_mlp(sinusoidal_embedding(1000.0 * t, self.frequency_dim))
                 + self.stride_mlp(sinusoidal_embedding(self.stride_value(stride), self.frequency_dim))
-                + self.text_mlp(text))
+                + self.text_mlp((text - self.text_center) * self.text_scale))
+
+    def set_text_normalisation(self, center, scale):
+        self.text_center.copy_(torch.as_tensor(center, dtype=torch.float32))
+        self.text_scale.fill_(float(scale))
 
     def patchify(self, x):
         """[n, T, K, H, W] -> [n, T * g * g, K * p * p], token (t, gy, gx), feature (k, dy, dx)."""

@@ -78,6 +78,8 @@ def main():
 
     dataset = ClipDataset.load(os.path.join(args.work, "clips.npz"), os.path.join(args.work, "captions.npz"))
     model = DiT(**DIT_HYPERPARAMETERS).to(device)
+    text_center, text_scale = dataset.text_normalisation()
+    model.set_text_normalisation(text_center, text_scale)
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
     budget = StepBudget(args.steps, args.minutes)
@@ -96,6 +98,7 @@ def main():
         restore_rng_state(state["rng"])
         step, elapsed_before = state["step"], state["elapsed"]
         log(f"dit: resumed at step {step}")
+    log(f"dit: text normalisation: centre norm {np.linalg.norm(text_center):.3f}, scale {text_scale:.2f}")
     log(f"dit: {parameter_count(model) / 1e6:.2f}M parameters, {len(dataset.latents)} clips, batch {args.batch}, "
         f"device {device}, threads {torch.get_num_threads()}")
     validation = fixed_validation_batch(dataset, 64, args.seed + 7, device)
@@ -105,6 +108,7 @@ def main():
                      "budget": budget.state(), "numpy_generator": rng.bit_generator.state, "rng": rng_state(),
                      "step": step, "elapsed": elapsed_before + time.monotonic() - started,
                      "hyperparameters": DIT_HYPERPARAMETERS, "shift": dataset.shift, "scale": dataset.scale,
+                     "text_center": text_center, "text_scale": text_scale,
                      "batch": args.batch, "lr": args.lr, "seed": args.seed}, checkpoint_path)
 
     started = last_log = time.monotonic()
