@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (scripts/setup.sh), builds everything, runs every test
-# and checks the deployment files in cluster/.
+# checks the deployment files in cluster/ and drives the dashboard in headless Chromium.
 # Safe to run any number of times. Extra arguments go to `swift test` (e.g. --filter MiniLM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,4 +15,6 @@ swift test --skip-build "$@"
 if [ $# -eq 0 ]; then
     echo "test: checking the deployment files (cluster/check.sh)"
     bash cluster/check.sh
+    echo "test: the dashboard in headless Chromium (scripts/dashboard-check.sh)"
+    REEL_BINARY="$(swift build --show-bin-path)/reel" bash scripts/dashboard-check.sh
 fi
