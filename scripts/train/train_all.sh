@@ -4,10 +4,12 @@
 #
 #   scripts/train/train_all.sh [--budget-minutes 112] [--vae-minutes 16] [--dit-steps N] [--threads N]
 #                              [--work DIR] [--out DIR] [--clips N] [--fixtures PATH]
-#                              [--no-eval | --eval-limit N]
+#                              [--no-eval | --eval-limit N] [--dit-recalibrate]
 #
 # --dit-steps caps the DiT's step count (the time budget may allow more); it also applies when an
-# interrupted run is resumed, so a run can be shortened mid-way.
+# interrupted run is resumed, so a run can be shortened mid-way. --dit-recalibrate, on a resumed
+# run, measures the DiT's pace again and refits its step count to the minutes left (for a first
+# calibration taken while the machine was busy).
 #
 # Run the same command again after a kill: finished phases are skipped and the phase that was
 # interrupted resumes from its last checkpoint. Delete the work folder to start over.
@@ -29,6 +31,7 @@ EVALUATE=1
 EVAL_LIMIT=0            # 0 = all evaluation prompts
 FIXTURES=""
 DIT_STEPS=100000
+DIT_EXTRA=()
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
         --eval-limit) EVAL_LIMIT="$2"; shift 2 ;;
         --fixtures) FIXTURES="$2"; shift 2 ;;
         --dit-steps) DIT_STEPS="$2"; shift 2 ;;
+        --dit-recalibrate) DIT_EXTRA+=(--recalibrate); shift ;;
         -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "train_all: unknown option $1" >&2; exit 2 ;;
     esac
@@ -84,7 +88,7 @@ DIT_MINUTES=$(( BUDGET_MINUTES - RESERVE_MINUTES - $(spent_seconds) / 60 ))
 if [ "$DIT_MINUTES" -lt 1 ]; then DIT_MINUTES=1; fi
 log "dit: ${DIT_MINUTES} min left for training"
 run_phase dit "$WORK/dit_done.json" \
-    "$PY" train_dit.py --work "$WORK" --minutes "$DIT_MINUTES" --steps "$DIT_STEPS" --threads "$THREADS" --resume
+    "$PY" train_dit.py --work "$WORK" --minutes "$DIT_MINUTES" --steps "$DIT_STEPS" --threads "$THREADS" --resume "${DIT_EXTRA[@]}"
 "$PY" export.py --work "$WORK" --out "$OUT" | tee -a "$WORK/train.log"
 if [ -n "$FIXTURES" ]; then
     "$PY" parity_fixtures.py --model "$OUT" --out "$FIXTURES" --threads "$THREADS" | tee -a "$WORK/train.log"

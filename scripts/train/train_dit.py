@@ -70,6 +70,9 @@ def main():
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--validate-every", type=int, default=500)
     parser.add_argument("--resume", action="store_true", help="continue from WORK/dit.pt")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="on --resume, measure the pace again and refit the step count to the minutes left "
+                             "(when the first calibration ran on a busy machine); changes the LR schedule from there on")
     add_runtime_arguments(parser)
     args = parser.parse_args()
     device = setup_runtime(args)
@@ -91,6 +94,9 @@ def main():
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         budget.load(state["budget"])
+        if args.recalibrate and args.minutes:
+            budget.total = None
+            log(f"dit: recalibrating the step count (was {state['budget']['total']})")
         if budget.total is not None and args.steps < budget.total:
             # --steps caps the schedule even on resume (a shorter run than first planned).
             budget.total = args.steps
