@@ -180,18 +180,36 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
-struct CancelCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job; segments in flight are fenced off.")
-
+/// The job id argument and the POST that `reel cancel` and `reel retry` share.
+struct JobAction: ParsableArguments {
     @OptionGroup var address: CoordinatorAddress
 
     @Argument(help: "The job id.")
     var job: String
 
-    func run() async throws {
+    @Flag(help: "Print the coordinator's JSON answer instead of a sentence.")
+    var json = false
+
+    /// POSTs the action and prints `sentence` (or the JSON answer with --json).
+    func post(_ action: String, sentence: String) async throws {
         let client = FarmClient(base: address.base)
-        _ = try client.decode([String: String].self, try await client.call("POST", "v1/jobs/\(job)/cancel"))
-        print("cancelled \(job)")
+        let answer = try client.decode([String: String].self, try await client.call("POST", "v1/jobs/\(job)/\(action)"))
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: answer.merging(["action": action]) { a, _ in a }, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(sentence)
+        }
+    }
+}
+
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job; segments in flight are fenced off.")
+
+    @OptionGroup var target: JobAction
+
+    func run() async throws {
+        try await target.post("cancel", sentence: "cancelled \(target.job)")
     }
 }
 
@@ -199,14 +217,9 @@ struct RetryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry", abstract: "Run a failed job again: its failed segments are requeued, finished ones kept.")
 
-    @OptionGroup var address: CoordinatorAddress
-
-    @Argument(help: "The job id.")
-    var job: String
+    @OptionGroup var target: JobAction
 
     func run() async throws {
-        let client = FarmClient(base: address.base)
-        _ = try client.decode([String: String].self, try await client.call("POST", "v1/jobs/\(job)/retry"))
-        print("retrying \(job)")
+        try await target.post("retry", sentence: "retrying \(target.job)")
     }
 }

@@ -108,15 +108,18 @@ public struct CurveKeyPair: Sendable, Equatable {
             throw CurveKeyError("cannot read the key file \(url.path); check its permissions (run as the user it belongs to)")
         }
         let text = String(decoding: data, as: UTF8.self)
-        var fields: [String: String] = [:]
         let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-        for line in lines where !line.hasPrefix("#") {
-            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2 else { continue }
-            fields[parts[0]] = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
-        }
         let meaningful = lines.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-        if fields.isEmpty, meaningful.count == 1, isZ85Key(meaningful[0]) { fields["public-key"] = meaningful[0] }
+        // A bare key first: Z85 text may itself contain '='.
+        if meaningful.count == 1, isZ85Key(meaningful[0]) { return ["public-key": meaningful[0]] }
+        var fields: [String: String] = [:]
+        for line in meaningful {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let name = line[..<equals].trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0 == "-" }) else { continue }
+            fields[name] = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+                .trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+        }
         return fields
     }
 }

@@ -25,6 +25,15 @@ import Wire
         let bare = folder.appendingPathComponent("bare.pub")
         try Data("\(pair.publicKey)\n".utf8).write(to: bare)
         #expect(try CurveKeyPair.loadPublicKey(bare) == pair.publicKey)
+        // Z85 keys may contain '=' (and other punctuation): every form must still read back.
+        for n in 0..<64 {
+            let other = try CurveKeyPair.generate()
+            let files = try other.write(to: folder, name: "k\(n)")
+            #expect(try CurveKeyPair.load(secretFile: files.secret) == other)
+            let line = folder.appendingPathComponent("k\(n).line")
+            try Data(other.publicKey.utf8).write(to: line)
+            #expect(try CurveKeyPair.loadPublicKey(line) == other.publicKey)
+        }
         let junk = folder.appendingPathComponent("junk.pub")
         try Data("not a key".utf8).write(to: junk)
         #expect(throws: CurveKeyError.self) { try CurveKeyPair.loadPublicKey(junk) }

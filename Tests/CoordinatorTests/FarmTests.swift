@@ -213,13 +213,15 @@ struct DelayedRenderer: SegmentRenderer {
     @Test func aWorkerSlowerThanItsLeaseIsNotOfferedWorkItMustRefuse() async throws {
         let state = temporaryDirectory("slow")
         defer { try? FileManager.default.removeItem(at: state) }
-        var settings = FarmFixture.settings(lease: 1.5)
+        // The lease is far above a normal segment's time even on a loaded machine (a few
+        // seconds in a debug build), and the slow worker far above the lease.
+        var settings = FarmFixture.settings(lease: 10)
         settings.maxFailures = 6
         let coordinator = try FarmFixture.coordinator(state: state, settings: settings)
         defer { coordinator.stop() }
         let endpoint = try #require(coordinator.boundEndpoint)
         let slow = FarmFixture.worker("slow", endpoint: endpoint,
-                                      renderer: FaultDelayRenderer(inner: ReelTinyRenderer(generator: FarmFixture.generator), delay: 3))
+                                      renderer: FaultDelayRenderer(inner: ReelTinyRenderer(generator: FarmFixture.generator), delay: 16))
         defer { slow.stop() }
         try await Task.sleep(for: .milliseconds(300))   // the slow worker is first in line
         let job = try await coordinator.submit(FarmFixture.spec())
