@@ -11,6 +11,7 @@ fi
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 if ! command -v chromium >/dev/null; then
     echo "dashboard: installing Debian's chromium"
+    as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 REEL="${REEL_BINARY:-$(swift build --show-bin-path)/reel}"
@@ -20,12 +21,14 @@ SHOT="${1:-$WORK/dashboard.png}"
 ZMQ=$((20000 + RANDOM % 20000)); HTTP=$((40000 + RANDOM % 20000))
 URL="http://127.0.0.1:$HTTP"
 pids=()
+# GET a URL (python3 rather than curl, which a fresh machine may lack); fails on errors.
+get() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK/state"; }
 trap cleanup EXIT
 
 "$REEL" coordinator --bind "tcp://127.0.0.1:$ZMQ" --http "127.0.0.1:$HTTP" --state "$WORK/state" >"$WORK/coordinator.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 300); do curl -sf "$URL/v1/farm" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 300); do get "$URL/v1/farm" >/dev/null 2>&1 && break; sleep 0.2; done
 for i in 1 2; do
     "$REEL" worker --connect "tcp://127.0.0.1:$ZMQ" --threads 1 --name "w$i" >"$WORK/worker-$i.log" 2>&1 &
     pids+=($!)
@@ -34,13 +37,13 @@ JOB=$("$REEL" submit --coordinator "$URL" "a red ball bounces on green grass" --
 [ -n "$JOB" ] || { echo "dashboard: submit failed"; exit 1; }
 # Wait until the job is well under way but not finished.
 for _ in $(seq 600); do
-    done_count=$(curl -sf "$URL/v1/jobs/$JOB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["segmentsDone"])')
+    done_count=$(get "$URL/v1/jobs/$JOB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["segmentsDone"])')
     [ "$done_count" -ge 4 ] && break
     sleep 0.2
 done
 CHROME=(chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,1100 --virtual-time-budget=3000)
 "${CHROME[@]}" --dump-dom "$URL/dashboard/?job=$JOB" 2>/dev/null > "$WORK/dom.html"
-STATE=$(curl -sf "$URL/v1/jobs/$JOB")
+STATE=$(get "$URL/v1/jobs/$JOB")
 "${CHROME[@]}" --screenshot="$SHOT" "$URL/dashboard/?job=$JOB" 2>/dev/null >/dev/null
 python3 - "$WORK/dom.html" "$STATE" "$JOB" <<'PY'
 import json, re, sys

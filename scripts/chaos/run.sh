@@ -9,7 +9,7 @@ if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
 fi
 scripts/setup.sh >/dev/null
 if [ "$(id -u)" = 0 ] && ! command -v ip >/dev/null; then
-    apt-get install -y -q iproute2 >/dev/null
+    apt-get update -qq && apt-get install -y -q iproute2 >/dev/null
 fi
 swift build --product reel
 exec python3 scripts/chaos/chaos.py --reel "$(swift build --show-bin-path)/reel" "$@"
