@@ -279,12 +279,17 @@ public final class Coordinator: Sendable {
             try scheduler.restore()
             // Unfinished films restart from the segments already in the store.
             for job in scheduler.jobs.values.sorted(by: { $0.record.seq < $1.record.seq }) where !job.record.state.isFinal {
-                guard let assembler = assembler(for: job) else { continue }
-                for task in job.plan.segments where task.level == job.plan.finalLevel {
-                    if let digest = job.segments[task.id]?.digest { assembler.add(task, digest: digest) }
-                }
-                if job.doneCount == job.plan.segments.count { assembler.allArrived() }
+                restartFilm(of: job)
             }
+        }
+
+        /// Starts a job's film again from the final-level segments already in the store.
+        func restartFilm(of job: LiveJob) {
+            guard let assembler = assembler(for: job) else { return }
+            for task in job.plan.segments where task.level == job.plan.finalLevel {
+                if let digest = job.segments[task.id]?.digest { assembler.add(task, digest: digest) }
+            }
+            if job.doneCount == job.plan.segments.count { assembler.allArrived() }
         }
 
         func assembler(for job: LiveJob) -> FilmAssembler? {
@@ -359,13 +364,7 @@ public final class Coordinator: Sendable {
                     case .retry(let id, let reply):
                         do {
                             try scheduler.retry(id)
-                            // Its film starts again from the final-level segments already stored.
-                            if let job = scheduler.jobs[id], let assembler = assembler(for: job) {
-                                for task in job.plan.segments where task.level == job.plan.finalLevel {
-                                    if let digest = job.segments[task.id]?.digest { assembler.add(task, digest: digest) }
-                                }
-                                if job.doneCount == job.plan.segments.count { assembler.allArrived() }
-                            }
+                            if let job = scheduler.jobs[id] { restartFilm(of: job) }
                             replies.append { reply(.success(())) }
                         } catch let error as JobSpecError { replies.append { reply(.failure(error)) } } catch {
                             replies.append { reply(.failure(.invalid("\(error)"))) }

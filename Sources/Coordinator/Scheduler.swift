@@ -126,7 +126,6 @@ public final class Scheduler {
         }
     }
 
-    /// Cancels a job: no more dispatches, open attempts fenced off, the stitcher stopped.
     /// Runs a failed job again: its failed segments go back to the queue with their failure
     /// counts cleared (and its blocklist emptied); finished segments are kept.
     public func retry(_ id: String) throws {
@@ -148,6 +147,7 @@ public final class Scheduler {
         logger.info("job retried", metadata: ["job": "\(id)"])
     }
 
+    /// Cancels a job: no more dispatches, open attempts fenced off, the stitcher stopped.
     public func cancel(_ id: String) throws {
         guard let job = jobs[id] else { throw JobSpecError.invalid("no job \(id); `reel status` lists the jobs") }
         guard !job.record.state.isFinal else { return }
@@ -294,15 +294,9 @@ public final class Scheduler {
         } catch {
             // Disk full or unwritable state dir: keep nothing half-done, pause the job, retry later.
             logger.error("could not store a finished segment; pausing the job", metadata: ["job": "\(job.record.id)", "segment": "\(task.id)", "error": "\(error)"])
-            attempts[attempt.id] = nil
-            if let w = attempt.worker { workers[w]?.attempts.remove(attempt.id) }
-            // Best effort: with the disk full this write may fail too; a restart then finds the
-            // attempt open and requeues it, which is just as safe.
-            try? journal.end(attempt: attempt.id, job: job.record.id, segment: task.id, as: .lost, error: "could not store the result",
-                             segmentState: .ready, failures: segment.failures)
-            job.segments[task.id]?.state = .ready
-            job.segments[task.id]?.attempt = nil
-            job.readySet.insert(task.id)
+            // Requeued like any lost attempt. With the disk full its journal write may fail too; a
+            // restart then finds the attempt open and requeues it, which is just as safe.
+            lose(attempt: attempt.id, reason: "could not store the result")
             pause(job, reason: "cannot write under the state directory (\(describeStorageError(error))); free disk space and the job continues")
             return
         }

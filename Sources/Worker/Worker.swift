@@ -228,29 +228,27 @@ public final class Worker: Sendable {
     }
 
     /// One connection: a DEALER socket with a fresh identity, announced with READY.
-    private func noteFailedHandshake() {
-        refusedHandshakes.add(1, ordering: .relaxed)
-        if refusedHandshakes.load(ordering: .relaxed) == 1 {
-            logger.error("the CURVE handshake with \(configuration.connect) failed: check that --coordinator-key is the coordinator's public key and the coordinator runs with CURVE; retrying", metadata: ["worker": "\(configuration.name)"])
+    /// Counts a failed CURVE handshake; the first one is logged with what to check.
+    private func noteFailedHandshake(_ advice: String) {
+        if refusedHandshakes.add(1, ordering: .relaxed).newValue == 1 {
+            logger.error("\(advice); retrying", metadata: ["worker": "\(configuration.name)"])
         }
     }
 
-    /// Turns CURVE handshake events into one clear log line each time the situation changes.
+    /// Turns CURVE handshake events into a count and one clear log line.
     private func watchHandshakes(_ session: inout Session) {
         guard let events = session.monitor?.poll(), !events.isEmpty else { return }
+        let wrongServer = "the CURVE handshake with \(configuration.connect) failed: check that --coordinator-key is the coordinator's public key and the coordinator runs with CURVE"
         for event in events {
             switch event {
             case .handshakeSucceeded:
                 session.handshakes += 1
             case .authenticationRefused(let status):
-                refusedHandshakes.add(1, ordering: .relaxed)
-                if refusedHandshakes.load(ordering: .relaxed) == 1 {
-                    logger.error("the coordinator refused this worker's key (ZAP status \(status)): put this worker's .pub file into the coordinator's --authorized-keys folder; retrying", metadata: ["worker": "\(configuration.name)"])
-                }
+                noteFailedHandshake("the coordinator refused this worker's key (ZAP status \(status)): put this worker's .pub file into the coordinator's --authorized-keys folder")
             case .handshakeFailed:
-                noteFailedHandshake()
+                noteFailedHandshake(wrongServer)
             case .disconnected where session.handshakes == 0:
-                noteFailedHandshake()
+                noteFailedHandshake(wrongServer)
             default:
                 break
             }

@@ -81,17 +81,6 @@ struct AlwaysFailingRenderer: SegmentRenderer {
     }
 }
 
-/// The real reel-tiny renderer, started half a second late, so a test can act while a segment runs.
-struct DelayedRenderer: SegmentRenderer {
-    let inner = ReelTinyRenderer(generator: FarmFixture.generator)
-    var models: [String] { inner.models }
-    var maxWindowFrames: Int { inner.maxWindowFrames }
-    func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float] {
-        Thread.sleep(forTimeInterval: 0.5)
-        return try inner.render(task, anchors: anchors, progress: progress)
-    }
-}
-
 @Suite(.serialized) struct FarmTests {
     /// Renders one job to completion with `workers` workers; returns the segment digests and film bytes.
     func render(workers count: Int, spec: JobSpec = FarmFixture.spec()) async throws -> (digests: [String: String], film: Data) {
@@ -312,7 +301,7 @@ struct DelayedRenderer: SegmentRenderer {
         let endpoint = coordinator.boundEndpoint!
         var config = Worker.Configuration(connect: endpoint, name: "leaving")
         config.heartbeatInterval = 0.1
-        let leaving = Worker(configuration: config, renderer: DelayedRenderer(), logger: Logger(label: "test.leaving"))
+        let leaving = Worker(configuration: config, renderer: FaultDelayRenderer(inner: ReelTinyRenderer(generator: FarmFixture.generator), delay: 0.5), logger: Logger(label: "test.leaving"))
         let exited = DispatchSemaphore(value: 0)
         Thread { try? leaving.run(); exited.signal() }.start()
         let job = try await coordinator.submit(FarmFixture.spec())
