@@ -41,7 +41,9 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
-        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        // Vectorised element-wise kernels (exp, SiLU, GELU, softmax) in C; see its header.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "Models", dependencies: ["Tensors"]),
         .target(name: "Denoiser", dependencies: ["Models", "Tensors"]),
         .target(name: "Wire", dependencies: ["CZeroMQ"]),

@@ -23,6 +23,13 @@ public final class Coordinator: Sendable {
         /// CURVE: the coordinator's key pair and the folder of worker public keys it lets in.
         /// Nil: plain TCP (the CLI allows that only on loopback or with --insecure).
         public var curve: CurveServerSettings?
+        /// Benchmarking only (`reel bench farm`): false skips the film (no VAE decode, no MP4), and a
+        /// job ends as soon as its last segment is stored, so what is measured is the scheduler,
+        /// the journal and the sockets alone. Films of such jobs do not exist.
+        public var assemblesFilms = true
+        /// Benchmarking only: called on the coordinator's thread the moment a job's last segment is
+        /// stored (its argument is the job id), for timing without the snapshot's 0.1 s cadence.
+        public var onSegmentsComplete: (@Sendable (String) -> Void)?
 
         public init(bind: String, stateDirectory: URL, settings: FarmSettings = FarmSettings(), curve: CurveServerSettings? = nil) {
             self.bind = bind
@@ -271,8 +278,20 @@ public final class Coordinator: Sendable {
                     }
                 })
             scheduler.metrics = coordinator.metrics
-            scheduler.onFinalSegment = { [unowned self] job, task, digest in assembler(for: job)?.add(task, digest: digest) }
-            scheduler.onJobSegmentsComplete = { [unowned self] job in assembler(for: job)?.allArrived() }
+            let assemblesFilms = coordinator.configuration.assemblesFilms
+            scheduler.onFinalSegment = { [unowned self] job, task, digest in
+                if assemblesFilms { assembler(for: job)?.add(task, digest: digest) }
+            }
+            scheduler.onJobSegmentsComplete = { [unowned self] job in
+                coordinator.configuration.onSegmentsComplete?(job.record.id)
+                if assemblesFilms {
+                    assembler(for: job)?.allArrived()
+                } else {
+                    // No film to wait for: end the job on the next turn of the loop.
+                    let id = job.record.id
+                    coordinator.inbox.withLock { $0.append(.stitched(id, nil)) }
+                }
+            }
             scheduler.onJobEnded = { [unowned self] job in
                 assemblers.removeValue(forKey: job.record.id)?.cancel()
             }
@@ -285,6 +304,7 @@ public final class Coordinator: Sendable {
 
         /// Starts a job's film again from the final-level segments already in the store.
         func restartFilm(of job: LiveJob) {
+            guard coordinator.configuration.assemblesFilms else { return }
             guard let assembler = assembler(for: job) else { return }
             for task in job.plan.segments where task.level == job.plan.finalLevel {
                 if let digest = job.segments[task.id]?.digest { assembler.add(task, digest: digest) }

@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure Reel against this machine's limits (results belong in BENCHMARKS.md).",
         discussion: "Build with -c release for meaningful numbers: swift run -c release reel bench kernels",
-        subcommands: [KernelsBench.self, ModelBench.self, StitcherBench.self, SeamBench.self]
+        subcommands: [KernelsBench.self, ModelBench.self, StitcherBench.self, SeamBench.self, FarmBench.self]
     )
 }
 

@@ -235,6 +235,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Fault injection only (scripts/chaos): sleep this many seconds before each segment.", visibility: .hidden))
     var faultDelay: Double = 0
 
+    @Option(help: ArgumentHelp("Benchmarking only (reel bench farm): instead of denoising, sleep this many seconds per segment and return zero latents, so many worker processes fit on one machine. The films are meaningless. No model weights are loaded.", valueName: "seconds"))
+    var benchmarkLoad: Double = 0
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -248,12 +251,13 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--name may use letters, digits, '.', '_' and '-' (at most 64)")
         }
         guard heartbeat >= 0.05, heartbeat <= 60 else { throw ValidationError("--heartbeat must be between 0.05 and 60 seconds") }
+        guard (0...3600).contains(benchmarkLoad) else { throw ValidationError("--benchmark-load must be between 0 and 3600 seconds") }
+        if benchmarkLoad > 0 && faultDelay > 0 { throw ValidationError("--benchmark-load and --fault-delay do not go together") }
     }
 
     func run() async throws {
         ReelLogging.bootstrap(level: logLevel, format: logFormat)
         let logger = Logger(label: "reel.worker")
-        let generator = try loadGenerator()
         // Deterministic output needs the same BLAS partitioning everywhere: one thread per segment,
         // parallelism across segments instead.
         BLAS.threadCount = 1
@@ -262,9 +266,17 @@ struct WorkerCommand: AsyncParsableCommand {
         config.threads = config.credit
         config.heartbeatInterval = heartbeat
         config.curve = try security.curve(connect: connect)
-        let renderer: any SegmentRenderer = faultDelay > 0
-            ? FaultDelayRenderer(inner: ReelTinyRenderer(generator: generator), delay: faultDelay)
-            : ReelTinyRenderer(generator: generator)
+        let renderer: any SegmentRenderer
+        if benchmarkLoad > 0 {
+            let config: ReelTinyConfig
+            do { config = try ReelTinyModel.config(folder: ReelTinyModel.locate()) } catch { throw UserError(error.description) }
+            renderer = BenchmarkLoadRenderer(seconds: benchmarkLoad, model: config.name, windowFrames: config.video.windowFrames)
+        } else {
+            let generator = try loadGenerator()
+            renderer = faultDelay > 0
+                ? FaultDelayRenderer(inner: ReelTinyRenderer(generator: generator), delay: faultDelay)
+                : ReelTinyRenderer(generator: generator)
+        }
         let worker = Worker(configuration: config, renderer: renderer, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: WorkerService(worker: worker))],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,4 +1,6 @@
 import COpenBLAS
+import Dispatch
+import Synchronization
 
 /// The BLAS backend every matrix product in Reel goes through (OpenBLAS `cblas_sgemm`).
 public enum BLAS {
@@ -30,5 +32,43 @@ public enum BLAS {
             blasint(m), blasint(n), blasint(k),
             alpha, a, blasint(lda), b, blasint(ldb),
             beta, c, blasint(ldc))
+    }
+}
+
+extension BLAS {
+    /// Nesting depth of `splitAcrossThreads` regions and the thread count to restore after them.
+    private static let region = Mutex<(depth: Int, saved: Int)>((0, 1))
+
+    /// Runs `body` on contiguous chunks of `0..<count`, one chunk per BLAS thread, each chunk on a
+    /// thread of its own with single-threaded BLAS, and returns the chunks' results in order.
+    ///
+    /// For work that splits into independent items (frames through the VAE, the two guidance
+    /// passes of the DiT): the small GEMMs of one item scale badly across OpenBLAS's threads (they
+    /// spin on hand-offs), whole items on separate cores do not. Results are deterministic for a
+    /// given thread count; where every GEMM is per item anyway (the VAE's convolutions) they are
+    /// bit-identical to a one-thread run, otherwise (GEMMs over a batch's rows) they can differ in
+    /// the last bits, as OpenBLAS's blocking depends on the row count. With one BLAS thread (or one
+    /// item) `body` runs once, here, on `0..<count`.
+    public static func splitAcrossThreads<T: Sendable>(_ count: Int, _ body: @Sendable (Range<Int>) -> T) -> [T] {
+        let threads = min(threadCount, count)
+        guard threads > 1 else { return [body(0..<count)] }
+        region.withLock { state in
+            if state.depth == 0 { state.saved = threadCount }
+            state.depth += 1
+            threadCount = 1
+        }
+        defer {
+            region.withLock { state in
+                state.depth -= 1
+                if state.depth == 0 { threadCount = state.saved }
+            }
+        }
+        let results = Mutex<[T?]>(Array(repeating: nil, count: threads))
+        DispatchQueue.concurrentPerform(iterations: threads) { chunk in
+            let range = (count * chunk / threads)..<(count * (chunk + 1) / threads)
+            let value = body(range)
+            results.withLock { $0[chunk] = value }
+        }
+        return results.withLock { $0.map { $0! } }
     }
 }

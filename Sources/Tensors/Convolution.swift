@@ -51,10 +51,18 @@ extension Tensor {
                                         continue
                                     }
                                     let srcLine = src + (ch * h + iy) * w
-                                    for ox in 0..<ow {
-                                        let ix = ox * stride - padding + kx
-                                        line[ox] = (ix >= 0 && ix < w) ? srcLine[ix] : 0
+                                    // Output columns whose tap ix = ox·stride − padding + kx falls
+                                    // inside the row: lo ..< hi; zeros on either side.
+                                    let lo = min(ow, max(0, (padding - kx + stride - 1) / stride))
+                                    let last = w - 1 + padding - kx
+                                    let hi = last < 0 ? lo : max(lo, min(ow, last / stride + 1))
+                                    for ox in 0..<lo { line[ox] = 0 }
+                                    if stride == 1 {
+                                        (line + lo).update(from: srcLine + (lo - padding + kx), count: hi - lo)
+                                    } else {
+                                        for ox in lo..<hi { line[ox] = srcLine[ox * stride - padding + kx] }
                                     }
+                                    for ox in hi..<ow { line[ox] = 0 }
                                 }
                             }
                         }

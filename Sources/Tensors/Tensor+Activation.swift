@@ -1,14 +1,13 @@
 import Foundation
 
 extension Tensor {
-    /// GELU. `exact` uses the error function (`x · Φ(x)`, BERT's and PyTorch's default);
-    /// otherwise the tanh approximation.
+    /// GELU. `exact` uses the error function (`x · Φ(x)`, BERT's and PyTorch's default; erf
+    /// from `VectorMath`, within 1.5e-7); otherwise the tanh approximation.
     public func gelu(exact: Bool = true) -> Tensor {
         var out = self
         out.scalars.withUnsafeMutableBufferPointer { o in
             if exact {
-                let invSqrt2: Float = 0.70710678118654752
-                for i in 0..<o.count { let x = o[i]; o[i] = 0.5 * x * (1 + erff(x * invSqrt2)) }
+                VectorMath.gelu(o)
             } else {
                 let c: Float = 0.79788456080286536 // sqrt(2/pi)
                 for i in 0..<o.count {
@@ -24,7 +23,7 @@ extension Tensor {
     public func silu() -> Tensor {
         var out = self
         out.scalars.withUnsafeMutableBufferPointer { o in
-            for i in 0..<o.count { let x = o[i]; o[i] = x / (1 + expf(-x)) }
+            VectorMath.silu(o)
         }
         return out
     }

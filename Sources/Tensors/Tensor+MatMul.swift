@@ -50,16 +50,18 @@ extension Tensor {
         let rows = inFeatures == 0 ? 0 : x.count / inFeatures
         var shape = x.shape
         shape[shape.count - 1] = outFeatures
-        var out = [Float](repeating: 0, count: rows * outFeatures)
-        if out.isEmpty { return Tensor(shape: shape, scalars: out) }
-        if let bias {
-            precondition(bias.count == outFeatures, "bias of \(bias.count) for \(outFeatures) outputs")
-            // Start C from the bias so the GEMM adds onto it (beta = 1).
-            out.withUnsafeMutableBufferPointer { o in
+        if rows * outFeatures == 0 { return Tensor(shape: shape, scalars: []) }
+        if let bias { precondition(bias.count == outFeatures, "bias of \(bias.count) for \(outFeatures) outputs") }
+        // C starts as the bias on every row (the GEMM adds onto it, beta = 1), or zeros: one pass.
+        var out = [Float](unsafeUninitializedCapacity: rows * outFeatures) { o, initialized in
+            if let bias {
                 bias.scalars.withUnsafeBufferPointer { b in
-                    for r in 0..<rows { for j in 0..<outFeatures { o[r * outFeatures + j] = b[j] } }
+                    for r in 0..<rows { (o.baseAddress! + r * outFeatures).initialize(from: b.baseAddress!, count: outFeatures) }
                 }
+            } else {
+                o.initialize(repeating: 0)
             }
+            initialized = rows * outFeatures
         }
         x.scalars.withUnsafeBufferPointer { px in
             weight.scalars.withUnsafeBufferPointer { pw in

@@ -26,20 +26,7 @@ extension Tensor {
     /// In-place softmax of one contiguous row.
     @inline(__always)
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
-        var peak = -Float.infinity
-        for j in 0..<count { peak = max(peak, row[j]) }
-        if peak == -Float.infinity {
-            for j in 0..<count { row[j] = 0 }
-            return
-        }
-        var total: Float = 0
-        for j in 0..<count {
-            let e = expf(row[j] - peak)
-            row[j] = e
-            total += e
-        }
-        let inverse = 1 / total
-        for j in 0..<count { row[j] *= inverse }
+        VectorMath.softmax(row, count: count)
     }
 
     /// Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) · gamma + beta`,

@@ -1,4 +1,5 @@
 import CZeroMQ
+import Glibc
 
 /// A failed libzmq call: the errno it left, libzmq's text for it, and the call.
 public struct ZMQError: Error, CustomStringConvertible, Equatable {
@@ -232,6 +233,57 @@ public final class ZMQSocket {
             throw ZMQError.current("zmq_poll")
         }
         return (item.revents & Int16(ZMQ_POLLIN)) != 0
+    }
+
+    /// Like `pollIn(timeoutMilliseconds:)`, but also wakes when the file descriptor `fd` becomes
+    /// readable (a `Doorbell` rung by another thread). Returns which of the two is ready.
+    public func pollIn(timeoutMilliseconds: Int, orReadable fd: Int32) throws(ZMQError) -> (socket: Bool, fd: Bool) {
+        var items = [zmq_pollitem_t(socket: try live, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+                     zmq_pollitem_t(socket: nil, fd: fd, events: Int16(ZMQ_POLLIN), revents: 0)]
+        let rc = zmq_poll(&items, 2, timeoutMilliseconds)
+        if rc == -1 {
+            if reel_zmq_errno() == reel_zmq_eintr() { return (false, false) }
+            throw ZMQError.current("zmq_poll")
+        }
+        return ((items[0].revents & Int16(ZMQ_POLLIN)) != 0, (items[1].revents & Int16(ZMQ_POLLIN)) != 0)
+    }
+}
+
+/// Wakes a thread blocked in `ZMQSocket.pollIn(timeoutMilliseconds:orReadable:)` from another
+/// thread (ZeroMQ sockets belong to one thread, so other threads cannot send on them): a
+/// non-blocking pipe; `ring` writes a byte, the polling thread `clear`s it after waking.
+public final class Doorbell: Sendable {
+    public let readDescriptor: Int32
+    private let writeDescriptor: Int32
+
+    public init() throws(ZMQError) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            throw ZMQError(code: errno, message: String(cString: strerror(errno)), call: "pipe")
+        }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        readDescriptor = fds[0]
+        writeDescriptor = fds[1]
+    }
+
+    deinit {
+        close(readDescriptor)
+        close(writeDescriptor)
+    }
+
+    /// Wakes the poller. A full pipe already holds a wake-up, so a failed write loses nothing.
+    public func ring() {
+        var byte: UInt8 = 1
+        _ = write(writeDescriptor, &byte, 1)
+    }
+
+    /// Empties the pipe after a wake-up.
+    public func clear() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(readDescriptor, &buffer, buffer.count) > 0 {}
     }
 }
 

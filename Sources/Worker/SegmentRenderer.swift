@@ -98,3 +98,27 @@ public struct FaultDelayRenderer: SegmentRenderer {
         return try inner.render(task, anchors: anchors, progress: progress)
     }
 }
+
+/// Benchmarking only (`reel worker --benchmark-load`, driven by `reel bench farm`): stands in for
+/// the denoising with a fixed-time load — it sleeps `seconds` per segment and returns zero latents
+/// of the task's shape — so hundreds of worker processes fit on one machine and the farm's own
+/// overhead (coordinator, journal, sockets) can be measured against a known ideal. Its films are
+/// meaningless.
+public struct BenchmarkLoadRenderer: SegmentRenderer {
+    public let seconds: Double
+    public let models: [String]
+    public let maxWindowFrames: Int
+
+    public init(seconds: Double, model: String, windowFrames: Int) {
+        self.seconds = seconds
+        self.models = [model]
+        self.maxWindowFrames = windowFrames
+    }
+
+    public func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float] {
+        guard models.contains(task.model) else { throw RenderError("this benchmark worker stands in for \(models[0]), not \(task.model)") }
+        Thread.sleep(forTimeInterval: seconds)
+        progress(task.sampler.steps, task.sampler.steps)
+        return [Float](repeating: 0, count: task.frames * task.frameShape.reduce(1, *))
+    }
+}

@@ -39,6 +39,9 @@ public final class Worker: Sendable {
     private let renderer: any SegmentRenderer
     private let logger: Logger
     private let outbox = Mutex<[WireMessage]>([])
+    /// Rung by compute threads when they post to the outbox, so the loop sends at once instead of
+    /// at its next poll timeout (nil only if the process is out of file descriptors).
+    private let doorbell = try? Doorbell()
     private let computing = Mutex<[String: Date]>([:])
     private let state = Mutex<Phase>(.running)
     private let finishedCount = Atomic<Int>(0)
@@ -106,7 +109,7 @@ public final class Worker: Sendable {
                 return
             }
 
-            if (try? session.socket.pollIn(timeoutMilliseconds: 20)) == true {
+            if waitForMessage(session.socket) {
                 while case .message(let frames)? = try? session.socket.receive(dontWait: true) {
                     silentSince = Date()
                     backoff = configuration.heartbeatInterval
@@ -132,6 +135,21 @@ public final class Worker: Sendable {
                 backoff = min(backoff * 2, configuration.maxBackoff)
             }
         }
+    }
+
+    /// Waits up to 20 ms for a message from the coordinator or a post to the outbox; true when a
+    /// message is ready to read.
+    private func waitForMessage(_ socket: ZMQSocket) -> Bool {
+        guard let doorbell else { return (try? socket.pollIn(timeoutMilliseconds: 20)) == true }
+        guard let ready = try? socket.pollIn(timeoutMilliseconds: 20, orReadable: doorbell.readDescriptor) else { return false }
+        if ready.fd { doorbell.clear() }
+        return ready.socket
+    }
+
+    /// Queues a message for the loop to send, and wakes it.
+    private func post(_ message: WireMessage) {
+        outbox.withLock { $0.append(message) }
+        doorbell?.ring()
     }
 
     private func handle(_ frames: [[UInt8]], session: inout Session, unconfirmed: inout [String: (message: WireMessage, sent: Date)], phase: Phase) {
@@ -192,7 +210,7 @@ public final class Worker: Sendable {
             return true
         }
         guard inserted else {
-            outbox.withLock { $0.append(.failed(Failure(attempt: task.attempt, error: "worker \(configuration.name) has no free slot", retryable: true, refused: true))) }
+            post(.failed(Failure(attempt: task.attempt, error: "worker \(configuration.name) has no free slot", retryable: true, refused: true)))
             return
         }
         let thread = Thread { [self] in
@@ -203,7 +221,7 @@ public final class Worker: Sendable {
                     // One PROGRESS per step, but never more than 20 a second.
                     if Date().timeIntervalSince(lastReport) > 0.05 || step == steps {
                         lastReport = Date()
-                        outbox.withLock { $0.append(.progress(Progress(attempt: task.attempt, step: step, steps: steps))) }
+                        post(.progress(Progress(attempt: task.attempt, step: step, steps: steps)))
                     }
                 }
                 let bytes = latents.littleEndianBytes
@@ -220,7 +238,10 @@ public final class Worker: Sendable {
                 outbox.withLock { $0.append(.failed(Failure(attempt: task.attempt, error: "\(error)", retryable: true))) }
                 logger.error("segment failed", metadata: ["job": "\(task.job)", "segment": "\(task.segment)", "error": "\(error)"])
             }
+            // Free the slot before waking the loop: the coordinator answers a RESULT with the next
+            // TASK within a round trip, and that task must find the slot free.
             computing.withLock { $0[task.attempt] = nil }
+            doorbell?.ring()
         }
         thread.name = "reel-render"
         thread.stackSize = 8 << 20

@@ -4,6 +4,7 @@ import Logging
 import Models
 import Planner
 import Stitcher
+import Synchronization
 import Tensors
 import Testing
 import Wire
@@ -117,6 +118,35 @@ struct AlwaysFailingRenderer: SegmentRenderer {
         #expect(reader.codecName == "h264")
         #expect(reader.declaredFrameCount == 32)
         #expect(reader.metadata["ai_generated"] == "true")
+    }
+
+    /// `reel bench farm`'s set-up: film assembly off, a benchmark load instead of denoising. Every
+    /// segment must still be planned, dispatched, journaled and stored, the completion hook must
+    /// fire once, and no film may appear.
+    @Test func aCoordinatorWithoutFilmsEndsTheJobAtItsLastSegment() async throws {
+        let state = temporaryDirectory("farm-bench")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let completions = Mutex<[String]>([])
+        var configuration = Coordinator.Configuration(bind: "tcp://127.0.0.1:*", stateDirectory: state, settings: FarmFixture.settings())
+        configuration.assemblesFilms = false
+        configuration.onSegmentsComplete = { job in completions.withLock { $0.append(job) } }
+        let coordinator = Coordinator(configuration: configuration, model: FarmFixture.generator.model, logger: Logger(label: "test.bench"))
+        try coordinator.start()
+        defer { coordinator.stop() }
+        let load = BenchmarkLoadRenderer(seconds: 0.01, model: "reel-tiny", windowFrames: 16)
+        let workers = (0..<3).map { FarmFixture.worker("b\($0)", endpoint: coordinator.boundEndpoint!, renderer: load) }
+        defer { workers.forEach { $0.stop() } }
+        let spec = FarmFixture.spec(duration: 30)
+        let job = try await coordinator.submit(spec)
+        let status = try await FarmFixture.wait(coordinator, job: job) { $0.state.isFinal }
+        #expect(status.state == .done, "\(status.error ?? "")")
+        let plan = try Planner.plan(spec.request)
+        #expect(status.segmentsDone == plan.segments.count)
+        #expect(completions.withLock { $0 } == [job])
+        #expect(coordinator.film(of: job) == nil)
+        #expect(workers.map(\.segmentsFinished).reduce(0, +) >= plan.segments.count)
+        let digests = try FarmFixture.finalDigests(state: state, job: job)
+        #expect(digests.count == plan.segments.count && digests.values.allSatisfy { $0.count == 64 })
     }
 
     @Test func aSilentWorkersSegmentIsRequeuedAndItsLateResultRefused() async throws {

@@ -45,6 +45,30 @@ struct ReelTinyParityTests {
         #expect(error <= 1e-4)
     }
 
+    @Test("items split across BLAS threads: VAE bit-identical to one thread, DiT within 1e-5")
+    func threadSplit() throws {
+        let model = try ReelTinyModel(folder: ParityFixture.folder)
+        let io = try ParityFixture.io()
+        let latents = try io.tensor("latents"), images = try io.tensor("images")
+        let (x, anchors, mask, text) = (try io.tensor("x"), try io.tensor("anchors"), try io.tensor("mask"), try io.tensor("text"))
+        let strides = try io.tensor("stride").scalars, times = try io.tensor("t").scalars
+        #expect(latents.shape[0] >= 2 && images.shape[0] >= 2 && x.shape[0] >= 2, "the fixture needs batches to split")
+        let saved = BLAS.threadCount
+        defer { BLAS.threadCount = saved }
+        func run(threads: Int) -> [Tensor] {
+            BLAS.threadCount = threads
+            return [model.vae.decode(latents), model.vae.encode(images),
+                    model.dit.velocity(x, anchors: anchors, mask: mask, text: text, strides: strides, times: times)]
+        }
+        let one = run(threads: 1), two = run(threads: 2), again = run(threads: 2)
+        // The VAE's GEMMs are per image whatever the batch, so splitting frames changes no bit.
+        #expect(one[0] == two[0] && one[1] == two[1])
+        // The DiT's GEMMs see fewer rows per call, and OpenBLAS's blocking (so its rounding)
+        // depends on that: close, not identical. Farm workers run one thread, never split.
+        #expect(relativeError(two[2], one[2]) <= 1e-5)
+        #expect(two == again, "a split run is deterministic")
+    }
+
     @Test("the position table in the weights equals the documented sinusoidal layout")
     func positions() throws {
         let model = try ReelTinyModel(folder: ParityFixture.folder)

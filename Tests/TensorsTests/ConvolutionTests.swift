@@ -23,7 +23,7 @@ struct ConvolutionTests {
     }
 
     @Test("conv2d over strides, paddings and kernel sizes",
-          arguments: [(3, 1, 1), (3, 2, 1), (3, 1, 0), (1, 1, 0), (1, 2, 0), (4, 2, 1), (5, 1, 2)])
+          arguments: [(3, 1, 1), (3, 2, 1), (3, 1, 0), (1, 1, 0), (1, 2, 0), (4, 2, 1), (5, 1, 2), (3, 3, 2), (7, 1, 3), (2, 1, 1)])
     func conv2d(config: (kernel: Int, stride: Int, padding: Int)) {
         var rng = TestRandom(seed: UInt64(100 + config.kernel * 10 + config.stride * 3 + config.padding))
         let x = rng.tensor([2, 3, 9, 8])

@@ -77,6 +77,11 @@ struct SHA256Tests {
             again.update(bytes[0..<split])
             bytes[split...].withUnsafeBytes { again.update(buffer: $0) }
             #expect(again.finalize() == { var h = SHA256(); h.update(bytes); return h.finalize() }())
+            // A sequence without contiguous storage takes the byte-wise path: same digest.
+            var bytewise = SHA256()
+            bytewise.update(bytes[0..<split].lazy.map { $0 })
+            bytewise.update(bytes[split...].lazy.map { $0 })
+            #expect(bytewise.finalize() == { var h = SHA256(); h.update(bytes); return h.finalize() }())
         }
         // A million 'a's: the long-message vector.
         let million = [UInt8](repeating: 0x61, count: 1_000_000)

@@ -47,6 +47,22 @@ struct ZMQSocketTests {
         #expect(try socket.pollIn(timeoutMilliseconds: 10) == false)
     }
 
+    @Test("a doorbell rung from another thread wakes a poll on the socket, and clears")
+    func doorbell() throws {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context: context, type: .dealer)
+        defer { socket.close() }
+        try socket.bind("inproc://reel-doorbell-\(UUID().uuidString)")
+        let bell = try Doorbell()
+        #expect(try socket.pollIn(timeoutMilliseconds: 0, orReadable: bell.readDescriptor) == (false, false))
+        let ringer = Thread { bell.ring() }
+        ringer.start()
+        // No timeout: only the bell can end this wait.
+        #expect(try socket.pollIn(timeoutMilliseconds: -1, orReadable: bell.readDescriptor) == (false, true))
+        bell.clear()
+        #expect(try socket.pollIn(timeoutMilliseconds: 0, orReadable: bell.readDescriptor) == (false, false))
+    }
+
     @Test("ROUTER_MANDATORY turns a send to an unknown peer into EHOSTUNREACH")
     func unroutable() throws {
         let context = try ZMQContext()

@@ -11,12 +11,17 @@ WINDOW = 16
 # Stride of a cached clip and its probability. Windows may also take every second frame of a
 # clip (probability SUBSAMPLE_PROBABILITY), so the model sees strides 1 to 32.
 CLIP_STRIDES = {1: 0.22, 2: 0.20, 3: 0.08, 4: 0.16, 6: 0.06, 8: 0.12, 12: 0.06, 16: 0.10}
-SUBSAMPLE_PROBABILITY = 0.25
+SUBSAMPLE_PROBABILITY = 0.15
+# How often a window is cut from a clip of each stride, relative to the clips' own mix: fine
+# strides carry the smooth motion the prompts describe (at 8 px/s a subject moves 1 px a frame at
+# stride 1); at stride 8 and above the looping tracks alias and positions look unrelated frame to
+# frame, which taught the first checkpoints to treat a window's frames as a set.
+STRIDE_SAMPLING_WEIGHTS = {1: 3.0, 2: 2.0, 3: 1.0, 4: 1.0, 6: 0.5, 8: 0.5, 12: 0.25, 16: 0.25}
 START_RANGE = 60 * world.FPS   # clips start at a random global frame in [0, START_RANGE)
 TEXT_DROP_PROBABILITY = 0.1
 
 # Anchor-mask kinds and their probabilities (see anchor_mask).
-MASK_KINDS = {"none": 0.3, "head": 0.2, "tail": 0.1, "ends": 0.2, "keyframes": 0.2}
+MASK_KINDS = {"none": 0.4, "head": 0.2, "tail": 0.1, "ends": 0.15, "keyframes": 0.15}
 
 
 def to_model_pixels(frames):
@@ -99,6 +104,8 @@ class ClipDataset:
         self.shift, self.scale = shift, scale
         self.mask_kinds = list(MASK_KINDS)
         self.mask_probabilities = np.array(list(MASK_KINDS.values()))
+        weights = np.array([STRIDE_SAMPLING_WEIGHTS.get(int(s), 1.0) for s in strides], dtype=np.float64)
+        self.clip_probabilities = weights / weights.sum()
 
     @classmethod
     def load(cls, clips_path, captions_path):
@@ -118,7 +125,7 @@ class ClipDataset:
     def batch(self, rng, size):
         """x0, anchors-mask, text, stride as tensors: x0 [size, WINDOW, C, 8, 8] (scaled latents),
         mask [size, WINDOW], text [size, 384] (zeros when dropped), stride [size]."""
-        clips = rng.integers(len(self.latents), size=size)
+        clips = rng.choice(len(self.latents), size=size, p=self.clip_probabilities)
         x0 = np.empty((size, WINDOW) + self.latents.shape[2:], dtype=np.float32)
         masks = np.empty((size, WINDOW), dtype=np.float32)
         text = np.zeros((size, self.caption_embeddings.shape[1]), dtype=np.float32)

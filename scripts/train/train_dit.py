@@ -3,7 +3,7 @@
   python train_dit.py --work /tmp/reeltrain --minutes 85 [--resume]
 
 Needs WORK/clips.npz and WORK/captions.npz. Flow convention: x_t = (1 - t) x0 + t noise (t = 1 is
-pure noise), the model predicts v = noise - x0, t ~ logit-normal(0, 1); the MSE covers every frame
+pure noise), the model predicts v = noise - x0, t ~ logit-normal(--t-mean, 1); the MSE covers every frame
 (anchor frames included). Text is replaced by zeros 10% of the time (classifier-free guidance).
 Keeps an EMA of the weights (exported). Writes WORK/dit.pt every --checkpoint-every steps and at
 the end, and WORK/dit_done.json.
@@ -65,8 +65,11 @@ def main():
                         help="most steps (fewer if --minutes runs out); on --resume it also caps the saved schedule")
     parser.add_argument("--minutes", type=float, default=0, help="wall-time budget; 0 = run exactly --steps")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=4e-4)
+    parser.add_argument("--lr", type=float, default=6e-4)
     parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--t-mean", type=float, default=0.5,
+                        help="location of the logit-normal flow-time distribution (>0: more steps at high noise, "
+                             "where a window's layout and motion are decided)")
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--validate-every", type=int, default=500)
     parser.add_argument("--resume", action="store_true", help="continue from WORK/dit.pt")
@@ -115,13 +118,13 @@ def main():
                      "step": step, "elapsed": elapsed_before + time.monotonic() - started,
                      "hyperparameters": DIT_HYPERPARAMETERS, "shift": dataset.shift, "scale": dataset.scale,
                      "text_center": text_center, "text_scale": text_scale,
-                     "batch": args.batch, "lr": args.lr, "seed": args.seed}, checkpoint_path)
+                     "batch": args.batch, "lr": args.lr, "t_mean": args.t_mean, "seed": args.seed}, checkpoint_path)
 
     started = last_log = time.monotonic()
     recent = []
     while budget.total is None or step < budget.total:
         x0, mask, text, stride = (v.to(device) for v in dataset.batch(rng, args.batch))
-        t = torch.sigmoid(torch.randn(args.batch)).to(device)
+        t = torch.sigmoid(torch.randn(args.batch) + args.t_mean).to(device)
         noise = torch.randn(x0.shape).to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)

@@ -12,16 +12,7 @@ public struct ReelTinyModel: Sendable {
     public let dit: ReelTinyDiT
 
     public init(folder: URL) throws(ReelTinyError) {
-        let configURL = folder.appendingPathComponent("config.json")
-        guard let configData = FileManager.default.contents(atPath: configURL.path) else {
-            throw .missing(configURL.path)
-        }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let config: ReelTinyConfig
-        do { config = try decoder.decode(ReelTinyConfig.self, from: configData) } catch {
-            throw .badConfig("\(error)")
-        }
+        let config = try Self.config(folder: folder)
         func open(_ name: String, expected: String) throws(ReelTinyError) -> SafetensorsFile {
             let url = folder.appendingPathComponent(name)
             guard let data = try? Data(contentsOf: url, options: .alwaysMapped) else { throw .missing(url.path) }
@@ -45,6 +36,19 @@ public struct ReelTinyModel: Sendable {
         }
         self.folder = folder
         self.config = config
+    }
+
+    /// Only the folder's `config.json` (shapes, names, sampler defaults), without reading weights.
+    public static func config(folder: URL) throws(ReelTinyError) -> ReelTinyConfig {
+        let configURL = folder.appendingPathComponent("config.json")
+        guard let configData = FileManager.default.contents(atPath: configURL.path) else {
+            throw .missing(configURL.path)
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do { return try decoder.decode(ReelTinyConfig.self, from: configData) } catch {
+            throw .badConfig("\(error)")
+        }
     }
 
     /// Loads from `$REEL_MODEL_DIR`, or the first `models/reel-tiny` found beside the executable's

@@ -126,6 +126,14 @@ public struct ReelTinyVAE: Sendable {
     /// The posterior mean of each frame: `[n, 3, H, W]` in [-1, 1] → `[n, C, h, w]` (VAE latent space).
     /// (The exported encoder keeps only the mean's channels.)
     public func encode(_ frames: Tensor) -> Tensor {
+        // Frames are independent: with several BLAS threads, whole frames go to separate cores.
+        let parts = BLAS.splitAcrossThreads(frames.shape[0]) { range in
+            encodeOnThisThread(frames.shape[0] == range.count ? frames : frames.slicedFirstAxis(range))
+        }
+        return parts.count == 1 ? parts[0] : Tensor.concatenate(parts, axis: 0)
+    }
+
+    private func encodeOnThisThread(_ frames: Tensor) -> Tensor {
         var h = encoderIn(frames)
         for level in encoderLevels {
             for block in level.blocks { h = block(h) }
@@ -136,6 +144,15 @@ public struct ReelTinyVAE: Sendable {
 
     /// Frames `[n, 3, H, W]` in about [-1, 1] from VAE-space latents `[n, C, h, w]`.
     public func decode(_ latents: Tensor) -> Tensor {
+        // Frames are independent: with several BLAS threads, whole frames go to separate cores
+        // (bit-identical to one thread; see BLAS.splitAcrossThreads).
+        let parts = BLAS.splitAcrossThreads(latents.shape[0]) { range in
+            decodeOnThisThread(latents.shape[0] == range.count ? latents : latents.slicedFirstAxis(range))
+        }
+        return parts.count == 1 ? parts[0] : Tensor.concatenate(parts, axis: 0)
+    }
+
+    private func decodeOnThisThread(_ latents: Tensor) -> Tensor {
         var h = decoderMid(decoderIn(latents))
         for level in decoderLevels {
             h = level.conv(h.upsampled(scale: 2, mode: .nearest))
