@@ -284,7 +284,7 @@ public final class Scheduler {
             return
         }
         do {
-            try store.put(bytes)
+            try store.put(bytes, digest: digest)
             let ready = job.dependentsReadyAfter(task.id)
             try journal.end(attempt: attempt.id, job: job.record.id, segment: task.id, as: .succeeded, segmentState: .done,
                             digest: digest, failures: segment.failures, newlyReady: ready)

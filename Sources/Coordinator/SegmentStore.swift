@@ -29,7 +29,13 @@ public struct SegmentStore: Sendable {
     /// Stores `bytes` (whose digest the caller has checked) and returns the digest. Idempotent.
     @discardableResult
     public func put(_ bytes: [UInt8]) throws -> String {
-        let digest = Self.digest(bytes)
+        try put(bytes, digest: Self.digest(bytes))
+    }
+
+    /// Stores `bytes` under `digest`, which the caller has just computed from them (the scheduler
+    /// verifies every result's checksum, so hashing again here would be wasted work).
+    @discardableResult
+    public func put(_ bytes: [UInt8], digest: String) throws -> String {
         let target = url(of: digest)
         if FileManager.default.fileExists(atPath: target.path) { return digest }
         let folder = target.deletingLastPathComponent()

@@ -68,6 +68,7 @@ struct FarmBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ReelLogging.bootstrap(level: .warning)
         let modelFolder: URL
         let model: ReelTinyModel
         do {

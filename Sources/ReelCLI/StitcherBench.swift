@@ -84,8 +84,22 @@ struct StitcherBench: ParsableCommand {
             for frame in small { try raw.append(frame) }
             try raw.finish()
             let rawSeconds = Double(DispatchTime.now().uptimeNanoseconds - rawBegin) / 1e9
+            let rawFPS = Double(small.count) / rawSeconds, stitchFPS = Double(total) / stitchSeconds
             print(String(format: "raw libx264 on the same %d frames (64x64 → %@, %@): %.1f fps; stitcher/raw = %.0f%%",
-                         small.count, size, preset, Double(small.count) / rawSeconds, 100 * (Double(total) / stitchSeconds) / (Double(small.count) / rawSeconds)))
+                         small.count, size, preset, rawFPS, 100 * stitchFPS / rawFPS))
+            // What the stitcher's time goes to: the VAE decode alone, in the stitcher's batches of 8,
+            // against the sgemm peak measured here and now.
+            let latents = Tensor(shape: [8] + shape, scalars: (0..<(8 * shape.reduce(1, *))).map { sinf(Float($0) * 0.37) })
+            let clock = Stopwatch(rounds: 5, minSeconds: 0.5)
+            let decode = clock.measure { _ = model.vae.decode(latents) } / 8
+            var rng = BenchRandom(seed: 3)
+            let a = rng.tensor([1024, 1024]), b = rng.tensor([1024, 1024])
+            let peak = 2 * pow(1024, 3) / clock.measure { _ = Tensor.matmul(a, b) } / 1e9
+            let gflop = model.vae.decodeFLOPsPerFrame / 1e9
+            print(String(format: "VAE decode alone (%d BLAS threads): %.1f fps = %.2f GFLOP/frame × %.1f fps = %.1f GFLOP/s, %.0f%% of the sgemm peak (%.1f GFLOP/s)",
+                         BLAS.threadCount, 1 / decode, gflop, 1 / decode, gflop / decode, 100 * gflop / decode / peak, peak))
+            print(String(format: "bounds: decode at 100%% of peak = %.0f fps; decode and encode one after the other on these cores = %.0f fps (%.0f%% of raw)",
+                         peak / gflop, 1 / (decode + 1 / rawFPS), 100 / (decode + 1 / rawFPS) / rawFPS))
         }
     }
 

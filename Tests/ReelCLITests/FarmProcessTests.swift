@@ -84,6 +84,29 @@ struct FarmProcessTests {
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("bad.mp4").path))
     }
 
+    /// The benchmark's machinery, not its speed: real worker processes with the benchmark load
+    /// finish every planned segment, and the figures it derives are consistent with each other.
+    @Test("reel bench farm drives benchmark-load worker processes through a whole plan")
+    func farmBenchmark() throws {
+        let result = try runReel(["bench", "farm", "--workers", "1,3", "--duration", "6", "--load", "0.02",
+                                  "--strategies", "hierarchical,sequential", "--round-trips", "20", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+        let runs = rows.filter { $0["figure"] as? String == "farm" }
+        #expect(runs.count == 4)
+        for run in runs {
+            let segments = try #require(run["segments"] as? Int), chain = try #require(run["critical_path"] as? Int)
+            let wall = try #require(run["wall_s"] as? Double), bound = try #require(run["bound_s"] as? Double)
+            #expect(segments >= chain && chain >= 1)
+            // No schedule beats the bound; the measured wall time includes real work.
+            #expect(wall >= bound * 0.99, "\(run)")
+            #expect((run["efficiency_bound"] as? Double).map { $0 > 0 && $0 <= 1.01 } == true)
+            if run["workers"] as? Int == 1 { #expect(run["added_latency_ms_per_segment"] is Double) }
+        }
+        let zmq = try #require(rows.first { $0["figure"] as? String == "zmq_round_trip" })
+        #expect((zmq["small_us"] as? Double).map { $0 > 0 } == true)
+    }
+
     @Test("bad requests to reel render get one sentence and no file")
     func renderRejectsBadInput() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("never-\(UInt32.random(in: 0...UInt32.max)).mp4").path

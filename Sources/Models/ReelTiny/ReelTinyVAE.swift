@@ -161,6 +161,23 @@ public struct ReelTinyVAE: Sendable {
         return decoderOut(decoderNorm(h).silu())
     }
 
+    /// Multiply-adds × 2 of one frame's decode (the convolutions; norms and activations not
+    /// counted): the figure `reel bench stitcher` divides by the decode time.
+    public var decodeFLOPsPerFrame: Double {
+        func flops(_ conv: Conv2d, size: Int) -> Double {
+            let w = conv.weight.shape
+            return 2 * Double(w[0] * w[1] * w[2] * w[3]) * Double(size * size) / Double(conv.stride * conv.stride)
+        }
+        var size = config.latentSize
+        var total = flops(decoderIn, size: size) + flops(decoderMid.conv1, size: size) + flops(decoderMid.conv2, size: size)
+        for level in decoderLevels {
+            size *= 2
+            total += flops(level.conv, size: size)
+            for block in level.blocks { total += flops(block.conv1, size: size) + flops(block.conv2, size: size) }
+        }
+        return total + flops(decoderOut, size: size)
+    }
+
     /// VAE-space latents → the DiT's unit-variance space.
     public func normalizedLatents(_ z: Tensor) -> Tensor {
         var out = z
