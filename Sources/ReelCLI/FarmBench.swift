@@ -76,7 +76,8 @@ struct FarmBench: AsyncParsableCommand {
             model = try ReelTinyModel(folder: modelFolder)
         } catch { throw UserError(error.description) }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let (fileLimit, neededFiles) = (openFileLimit(), 4 * (workerCounts!.max()! + 16))
+        let neededFiles = 4 * (workerCounts!.max()! + 16)
+        let fileLimit = openFileLimit(raisingTo: neededFiles)
         if fileLimit < neededFiles {
             throw UserError("\(workerCounts!.max()!) workers need about \(neededFiles) open files but the limit is \(fileLimit); raise it with `ulimit -n \(neededFiles)` or use fewer --workers")
         }
@@ -236,9 +237,15 @@ func processCPUSeconds() -> Double {
     return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
-func openFileLimit() -> Int {
+/// The open-file limit after raising the soft limit toward `wanted` (as far as the hard limit allows).
+func openFileLimit(raisingTo wanted: Int) -> Int {
     var limit = rlimit()
     getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    if limit.rlim_cur < rlim_t(wanted) {
+        limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
     return Int(limit.rlim_cur)
 }
 
