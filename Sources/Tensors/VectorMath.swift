@@ -9,30 +9,25 @@ import CKernels
 /// absolute (Abramowitz & Stegun 7.1.26, 1.5e-7, plus float rounding). Both far inside the 1e-4 parity tolerance with PyTorch (tests: `VectorMathTests`,
 /// `ReelTinyParityTests`, `MiniLMTests`).
 enum VectorMath {
-    static func exp(_ buffer: UnsafeMutableBufferPointer<Float>) {
-        guard let base = buffer.baseAddress else { return }
-        reel_exp(base, buffer.count)
-    }
+    /// `exp` of every element, in place.
+    static func exp(_ buffer: UnsafeMutableBufferPointer<Float>) { apply(reel_exp, buffer) }
 
-    static func erf(_ buffer: UnsafeMutableBufferPointer<Float>) {
-        guard let base = buffer.baseAddress else { return }
-        reel_erf(base, buffer.count)
-    }
+    /// `erf` of every element, in place.
+    static func erf(_ buffer: UnsafeMutableBufferPointer<Float>) { apply(reel_erf, buffer) }
 
     /// `x · sigmoid(x)` in place.
-    static func silu(_ buffer: UnsafeMutableBufferPointer<Float>) {
-        guard let base = buffer.baseAddress else { return }
-        reel_silu(base, buffer.count)
-    }
+    static func silu(_ buffer: UnsafeMutableBufferPointer<Float>) { apply(reel_silu, buffer) }
 
     /// `0.5 · x · (1 + erf(x/√2))` in place.
-    static func gelu(_ buffer: UnsafeMutableBufferPointer<Float>) {
-        guard let base = buffer.baseAddress else { return }
-        reel_gelu(base, buffer.count)
-    }
+    static func gelu(_ buffer: UnsafeMutableBufferPointer<Float>) { apply(reel_gelu, buffer) }
 
     /// Softmax of `count` values in place; a row of −∞ (all masked) becomes zeros.
     static func softmax(_ row: UnsafeMutablePointer<Float>, count: Int) {
         reel_softmax_row(row, count)
+    }
+
+    private static func apply(_ kernel: (UnsafeMutablePointer<Float>?, Int) -> Void, _ buffer: UnsafeMutableBufferPointer<Float>) {
+        guard let base = buffer.baseAddress else { return }
+        kernel(base, buffer.count)
     }
 }
