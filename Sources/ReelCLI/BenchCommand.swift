@@ -129,6 +129,13 @@ struct Stopwatch {
     let rounds: Int
     let minSeconds: Double
 
+    /// sgemm GFLOP/s at 1024³ with the current BLAS thread count: the peak the benches compare with.
+    func sgemmPeak() -> Double {
+        var rng = BenchRandom(seed: 3)
+        let a = rng.tensor([1024, 1024]), b = rng.tensor([1024, 1024])
+        return 2 * pow(1024, 3) / measure { _ = Tensor.matmul(a, b) } / 1e9
+    }
+
     /// Seconds per call of `work`, the median over rounds, after one warm-up call.
     func measure(_ work: () -> Void) -> Double {
         work()

@@ -82,17 +82,15 @@ struct FarmBench: AsyncParsableCommand {
             throw UserError("\(workerCounts!.max()!) workers need about \(neededFiles) open files but the limit is \(fileLimit); raise it with `ulimit -n \(neededFiles)` or use fewer --workers")
         }
 
-        let roundTrip = try zmqRoundTrip()
+        let roundTrip = try zmqRoundTrip(resultBytes: model.dit.windowFrames * model.dit.frameShape.reduce(1, *) * MemoryLayout<Float>.size)
         var rows: [[String: Any]] = [["figure": "zmq_round_trip", "small_us": roundTrip.small * 1e6, "result_us": roundTrip.result * 1e6,
                                       "result_bytes": roundTrip.resultBytes]]
         if !json {
             print("ZeroMQ round trip on loopback (DEALER → ROUTER → DEALER, median of \(roundTrips)): "
-                  + "\(format(roundTrip.small * 1e6, 1)) µs for 16 bytes, \(format(roundTrip.result * 1e6, 1)) µs for one segment's latents (\(roundTrip.resultBytes / 1024) KiB)")
-            print("load \(format(load, 3)) s per segment, \(format(duration, 0)) s film, coordinator in this process, workers as separate processes\n")
-            print(pad("strategy", 13) + pad("workers", 8, right: true) + pad("segments", 9, right: true) + pad("chain", 6, right: true)
-                  + pad("wall s", 9, right: true) + pad("ideal s", 9, right: true) + pad("bound s", 9, right: true)
-                  + pad("eff/ideal", 10, right: true) + pad("eff/bound", 10, right: true) + pad("CPU ms/seg", 11, right: true)
-                  + pad("added ms/seg", 13, right: true))
+                  + String(format: "%.1f µs for 16 bytes, %.1f µs for one segment's latents (%d KiB)",
+                           roundTrip.small * 1e6, roundTrip.result * 1e6, roundTrip.resultBytes / 1024))
+            print(String(format: "load %.3f s per segment, %.0f s film, coordinator in this process, workers as separate processes\n", load, duration))
+            print("strategy      workers segments chain   wall s  ideal s  bound s eff/ideal eff/bound CPU ms/seg added ms/seg")
         }
         for strategy in strategyList! {
             let request = RenderRequest(prompt: "a red ball bounces on green grass", duration: duration, seed: 1, strategy: strategy)
@@ -112,12 +110,10 @@ struct FarmBench: AsyncParsableCommand {
                 if let added { row["added_latency_ms_per_segment"] = added * 1000 }
                 rows.append(row)
                 if !json {
-                    print(pad(strategy.rawValue, 13) + pad("\(count)", 8, right: true) + pad("\(plan.segments.count)", 9, right: true)
-                          + pad("\(plan.criticalPath)", 6, right: true) + pad(format(run.wall, 2), 9, right: true)
-                          + pad(format(ideal, 2), 9, right: true) + pad(format(bound, 2), 9, right: true)
-                          + pad(format(100 * ideal / run.wall, 1) + "%", 10, right: true) + pad(format(100 * bound / run.wall, 1) + "%", 10, right: true)
-                          + pad(format(run.cpu / segments * 1000, 2), 11, right: true)
-                          + pad(added.map { format($0 * 1000, 2) } ?? "—", 13, right: true))
+                    print(column(strategy.rawValue, width: 13)
+                          + String(format: "%8d%9d%6d%9.2f%9.2f%9.2f%9.1f%%%9.1f%%%11.2f", count, plan.segments.count, plan.criticalPath,
+                                   run.wall, ideal, bound, 100 * ideal / run.wall, 100 * bound / run.wall, run.cpu / segments * 1000)
+                          + (added.map { String(format: "%13.2f", $0 * 1000) } ?? String(repeating: " ", count: 12) + "—"))
                 }
             }
         }
@@ -199,14 +195,13 @@ struct FarmBench: AsyncParsableCommand {
 
     /// Median seconds of a DEALER → ROUTER → DEALER round trip on loopback TCP, for a 16-byte
     /// message and for one segment's latents (the size of a RESULT).
-    func zmqRoundTrip() throws -> (small: Double, result: Double, resultBytes: Int) {
+    func zmqRoundTrip(resultBytes: Int) throws -> (small: Double, result: Double, resultBytes: Int) {
         let context = try ZMQContext()
         let router = try ZMQSocket(context: context, type: .router)
         let dealer = try ZMQSocket(context: context, type: .dealer)
         defer { dealer.close(); router.close() }
         try router.bind("tcp://127.0.0.1:*")
         try dealer.connect(try router.lastEndpoint())
-        let resultBytes = ModelGeometry.reelTiny.windowFrames * 8 * 8 * 8 * MemoryLayout<Float>.size
         func median(bytes: Int) throws -> Double {
             let payload = [UInt8](repeating: 7, count: bytes)
             var times: [Double] = []
@@ -247,11 +242,4 @@ func openFileLimit(raisingTo wanted: Int) -> Int {
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
     return Int(limit.rlim_cur)
-}
-
-private func format(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
-
-private func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
-    let fill = String(repeating: " ", count: max(0, width - text.count))
-    return right ? fill + text : text + fill
 }

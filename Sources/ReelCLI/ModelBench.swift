@@ -42,9 +42,7 @@ struct ModelBench: ParsableCommand {
         print("machine: \(Machine.cpuModel), \(cores) cores; model \(generator.model.config.name): DiT \(config.depth)×\(config.dim), \(config.frames * (config.latentSize / config.patch) * (config.latentSize / config.patch)) tokens")
         for count in counts {
             BLAS.threadCount = count
-            var rng = BenchRandom(seed: 3)
-            let a = rng.tensor([1024, 1024]), b = rng.tensor([1024, 1024])
-            let peak = 2 * pow(1024, 3) / clock.measure { _ = Tensor.matmul(a, b) } / 1e9
+            let peak = clock.sgemmPeak()
             let forward = clock.measure { _ = dit.velocity(x, anchors: anchors, mask: mask, text: text, strides: [1, 1], times: [0.5, 0.5]) }
             let achieved = flops / forward / 1e9
             let decode = clock.measure { _ = generator.decode(latents) }

@@ -92,9 +92,7 @@ struct StitcherBench: ParsableCommand {
             let latents = Tensor(shape: [8] + shape, scalars: (0..<(8 * shape.reduce(1, *))).map { sinf(Float($0) * 0.37) })
             let clock = Stopwatch(rounds: 5, minSeconds: 0.5)
             let decode = clock.measure { _ = model.vae.decode(latents) } / 8
-            var rng = BenchRandom(seed: 3)
-            let a = rng.tensor([1024, 1024]), b = rng.tensor([1024, 1024])
-            let peak = 2 * pow(1024, 3) / clock.measure { _ = Tensor.matmul(a, b) } / 1e9
+            let peak = clock.sgemmPeak()
             let gflop = model.vae.decodeFLOPsPerFrame / 1e9
             print(String(format: "VAE decode alone (%d BLAS threads): %.1f fps = %.2f GFLOP/frame × %.1f fps = %.1f GFLOP/s, %.0f%% of the sgemm peak (%.1f GFLOP/s)",
                          BLAS.threadCount, 1 / decode, gflop, 1 / decode, gflop / decode, 100 * gflop / decode / peak, peak))

@@ -78,7 +78,7 @@ extension Tensor {
                             for i in 0..<(lq * lk) { sp[i] += bias[offset + i] }
                         }
                     }
-                    for i in 0..<lq { softmaxRow(sp + i * lk, count: lk) }
+                    for i in 0..<lq { VectorMath.softmax(sp + i * lk, count: lk) }
                     BLAS.sgemm(transposeA: false, transposeB: false, m: lq, n: dv, k: lk,
                                a: sp, lda: lk,
                                b: v.baseAddress! + b * lk * vWidth + h * dv, ldb: vWidth,

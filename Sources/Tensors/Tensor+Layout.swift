@@ -39,6 +39,7 @@ extension Tensor {
         precondition(!parts.isEmpty, "nothing to concatenate")
         let first = parts[0]
         precondition(axis >= 0 && axis < first.rank, "axis \(axis) outside rank \(first.rank)")
+        if parts.count == 1 { return first }
         for p in parts {
             precondition(p.rank == first.rank && (0..<first.rank).allSatisfy { $0 == axis || p.shape[$0] == first.shape[$0] },
                          "cannot concatenate \(p.shape) with \(first.shape) along axis \(axis)")
@@ -137,9 +138,10 @@ extension Tensor {
         return out
     }
 
-    /// Rows `range` of the first axis.
+    /// Rows `range` of the first axis (the tensor itself, uncopied, when `range` is all of them).
     public func slicedFirstAxis(_ range: Range<Int>) -> Tensor {
         precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0], "slice \(range) outside \(shape)")
+        if range.count == shape[0] { return self }
         let inner = shape.dropFirst().reduce(1, *)
         var outShape = shape
         outShape[0] = range.count

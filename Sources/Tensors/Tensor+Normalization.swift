@@ -4,7 +4,7 @@ extension Tensor {
     /// Softmax along the last axis. Rows are shifted by their maximum for stability; a row that is
     /// entirely `-inf` (every position masked) becomes all zeros rather than NaN.
     public func softmaxLastAxis() -> Tensor {
-        mappingRows { row, width in Tensor.softmaxRow(row, count: width) }
+        mappingRows { row, width in VectorMath.softmax(row, count: width) }
     }
 
     /// A copy with `transform` applied in place to each contiguous row along the last axis.
@@ -21,12 +21,6 @@ extension Tensor {
             }
         }
         return out
-    }
-
-    /// In-place softmax of one contiguous row.
-    @inline(__always)
-    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
-        VectorMath.softmax(row, count: count)
     }
 
     /// Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) · gamma + beta`,

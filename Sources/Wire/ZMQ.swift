@@ -226,26 +226,25 @@ public final class ZMQSocket {
 
     /// Waits up to `timeoutMilliseconds` (−1: forever) for a message to read; true when one is ready.
     public func pollIn(timeoutMilliseconds: Int) throws(ZMQError) -> Bool {
-        var item = zmq_pollitem_t(socket: try live, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
-        let rc = zmq_poll(&item, 1, timeoutMilliseconds)
-        if rc == -1 {
-            if reel_zmq_errno() == reel_zmq_eintr() { return false }
-            throw ZMQError.current("zmq_poll")
-        }
-        return (item.revents & Int16(ZMQ_POLLIN)) != 0
+        try poll([zmq_pollitem_t(socket: try live, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)], timeoutMilliseconds)[0]
     }
 
     /// Like `pollIn(timeoutMilliseconds:)`, but also wakes when the file descriptor `fd` becomes
     /// readable (a `Doorbell` rung by another thread). Returns which of the two is ready.
     public func pollIn(timeoutMilliseconds: Int, orReadable fd: Int32) throws(ZMQError) -> (socket: Bool, fd: Bool) {
-        var items = [zmq_pollitem_t(socket: try live, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
-                     zmq_pollitem_t(socket: nil, fd: fd, events: Int16(ZMQ_POLLIN), revents: 0)]
-        let rc = zmq_poll(&items, 2, timeoutMilliseconds)
-        if rc == -1 {
-            if reel_zmq_errno() == reel_zmq_eintr() { return (false, false) }
+        let ready = try poll([zmq_pollitem_t(socket: try live, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+                              zmq_pollitem_t(socket: nil, fd: fd, events: Int16(ZMQ_POLLIN), revents: 0)], timeoutMilliseconds)
+        return (ready[0], ready[1])
+    }
+
+    /// `zmq_poll` on `items`: whether each became readable (none when a signal interrupted the wait).
+    private func poll(_ items: [zmq_pollitem_t], _ timeoutMilliseconds: Int) throws(ZMQError) -> [Bool] {
+        var items = items
+        if zmq_poll(&items, Int32(items.count), timeoutMilliseconds) == -1 {
+            if reel_zmq_errno() == reel_zmq_eintr() { return items.map { _ in false } }
             throw ZMQError.current("zmq_poll")
         }
-        return ((items[0].revents & Int16(ZMQ_POLLIN)) != 0, (items[1].revents & Int16(ZMQ_POLLIN)) != 0)
+        return items.map { ($0.revents & Int16(ZMQ_POLLIN)) != 0 }
     }
 }
 

@@ -129,11 +129,10 @@ public struct ReelTinyDiT: Sendable {
         precondition(anchors.shape == x.shape && mask.shape == [n, frames], "anchors must match latents and mask be [n, \(frames)]")
         precondition(text.shape == [n, config.textDim] && strides.count == n && times.count == n, "one text, stride and time per item")
         let parts = BLAS.splitAcrossThreads(n) { range in
-            if range.count == n { return velocityOnThisThread(x, anchors: anchors, mask: mask, text: text, strides: strides, times: times) }
-            return velocityOnThisThread(x.slicedFirstAxis(range), anchors: anchors.slicedFirstAxis(range), mask: mask.slicedFirstAxis(range),
-                                        text: text.slicedFirstAxis(range), strides: Array(strides[range]), times: Array(times[range]))
+            velocityOnThisThread(x.slicedFirstAxis(range), anchors: anchors.slicedFirstAxis(range), mask: mask.slicedFirstAxis(range),
+                                 text: text.slicedFirstAxis(range), strides: Array(strides[range]), times: Array(times[range]))
         }
-        return parts.count == 1 ? parts[0] : Tensor.concatenate(parts, axis: 0)
+        return Tensor.concatenate(parts, axis: 0)
     }
 
     private func velocityOnThisThread(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor {

@@ -127,10 +127,7 @@ public struct ReelTinyVAE: Sendable {
     /// (The exported encoder keeps only the mean's channels.)
     public func encode(_ frames: Tensor) -> Tensor {
         // Frames are independent: with several BLAS threads, whole frames go to separate cores.
-        let parts = BLAS.splitAcrossThreads(frames.shape[0]) { range in
-            encodeOnThisThread(frames.shape[0] == range.count ? frames : frames.slicedFirstAxis(range))
-        }
-        return parts.count == 1 ? parts[0] : Tensor.concatenate(parts, axis: 0)
+        Tensor.concatenate(BLAS.splitAcrossThreads(frames.shape[0]) { encodeOnThisThread(frames.slicedFirstAxis($0)) }, axis: 0)
     }
 
     private func encodeOnThisThread(_ frames: Tensor) -> Tensor {
@@ -146,10 +143,7 @@ public struct ReelTinyVAE: Sendable {
     public func decode(_ latents: Tensor) -> Tensor {
         // Frames are independent: with several BLAS threads, whole frames go to separate cores
         // (bit-identical to one thread; see BLAS.splitAcrossThreads).
-        let parts = BLAS.splitAcrossThreads(latents.shape[0]) { range in
-            decodeOnThisThread(latents.shape[0] == range.count ? latents : latents.slicedFirstAxis(range))
-        }
-        return parts.count == 1 ? parts[0] : Tensor.concatenate(parts, axis: 0)
+        Tensor.concatenate(BLAS.splitAcrossThreads(latents.shape[0]) { decodeOnThisThread(latents.slicedFirstAxis($0)) }, axis: 0)
     }
 
     private func decodeOnThisThread(_ latents: Tensor) -> Tensor {
