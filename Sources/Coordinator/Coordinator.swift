@@ -55,6 +55,8 @@ public final class Coordinator: Sendable {
     private let model: ReelTinyModel
     private let logger: Logger
     private let inbox = Mutex<[Command]>([])
+    /// Wakes the loop when a command is posted (it otherwise sleeps in zmq_poll).
+    private let inboxBell = try? Doorbell()
     private let published = Mutex<FarmSnapshot>(FarmSnapshot())
     private let endpoint = Mutex<String?>(nil)
     private let running = Atomic<Bool>(false)
@@ -101,12 +103,19 @@ public final class Coordinator: Sendable {
         do { journal = try Journal(url: state.appendingPathComponent("journal.sqlite")) } catch {
             throw CoordinatorError("cannot open the journal in \(state.path): \(error); check the directory's permissions and free space")
         }
-        let store = try SegmentStore(directory: state.appendingPathComponent("segments"))
+        // Blobs are flushed to disk by their own thread, off the loop's critical path.
+        let syncer = BlobSyncer()
+        let store: SegmentStore
+        do { store = try SegmentStore(directory: state.appendingPathComponent("segments"), durability: .background(syncer)) } catch {
+            syncer.stop()
+            throw CoordinatorError("cannot create the segment store in \(state.path): \(error.localizedDescription); check the directory's permissions and free space")
+        }
         let ready = DispatchSemaphore(value: 0)
         let startError = Mutex<CoordinatorError?>(nil)
         running.store(true, ordering: .sequentiallyConsistent)
         let thread = Thread { [self] in
             serve(journal: journal, store: store, ready: ready, startError: startError)
+            syncer.stop()
             // serve() has returned: its socket and context are gone, so the port is free again.
             stopped.signal()
         }
@@ -210,27 +219,34 @@ public final class Coordinator: Sendable {
     /// Stops the loop (open attempts stay in the journal for the next start) and waits for it.
     public func stop() {
         guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
+        inboxBell?.ring()
         stopped.wait()
     }
 
     /// Plans and journals a job; returns its id.
     public func submit(_ spec: JobSpec) async throws -> String {
         try await withCheckedThrowingContinuation { continuation in
-            inbox.withLock { $0.append(.submit(spec, { continuation.resume(with: $0) })) }
+            post(.submit(spec, { continuation.resume(with: $0) }))
         }
     }
 
     public func cancel(_ job: String) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            inbox.withLock { $0.append(.cancel(job, { continuation.resume(with: $0) })) }
+            post(.cancel(job, { continuation.resume(with: $0) }))
         }
     }
 
     /// Runs a failed job again (its failed segments requeued, finished ones kept).
     public func retry(_ job: String) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            inbox.withLock { $0.append(.retry(job, { continuation.resume(with: $0) })) }
+            post(.retry(job, { continuation.resume(with: $0) }))
         }
+    }
+
+    /// Queues a command for the loop and wakes it.
+    private func post(_ command: Command) {
+        inbox.withLock { $0.append(command) }
+        inboxBell?.ring()
     }
 
     /// The finished film of a job, when there is one.
@@ -289,7 +305,7 @@ public final class Coordinator: Sendable {
                 } else {
                     // No film to wait for: end the job on the next turn of the loop.
                     let id = job.record.id
-                    coordinator.inbox.withLock { $0.append(.stitched(id, nil)) }
+                    coordinator.post(.stitched(id, nil))
                 }
             }
             scheduler.onJobEnded = { [unowned self] job in
@@ -331,7 +347,7 @@ public final class Coordinator: Sendable {
             let assembler = FilmAssembler(
                 job: id, spec: job.record.spec, plan: job.plan, directory: directory, store: store, decoder: coordinator.model.vae,
                 frameShape: coordinator.model.latentFrameShape, pixelSize: (video.width, video.height), soundtrack: soundtrack,
-                completion: { error in coordinator.inbox.withLock { $0.append(.stitched(id, error)) } })
+                completion: { error in coordinator.post(.stitched(id, error)) })
             assemblers[id] = assembler
             return assembler
         }
@@ -348,10 +364,21 @@ public final class Coordinator: Sendable {
 
         func run() {
             var lastPublish = -1.0
+            var publishedRevision = -1
             let started = Date()
             while coordinator.running.load(ordering: .relaxed) {
                 do {
-                    if try socket.pollIn(timeoutMilliseconds: 20) {
+                    // Sleep until a worker's message or a command arrives; wake at least 10 times
+                    // a second for leases, heartbeats and liveness.
+                    let readable: Bool
+                    if let bell = coordinator.inboxBell {
+                        let ready = try socket.pollIn(timeoutMilliseconds: 100, orReadable: bell.readDescriptor)
+                        if ready.fd { bell.clear() }
+                        readable = ready.socket
+                    } else {
+                        readable = try socket.pollIn(timeoutMilliseconds: 20)
+                    }
+                    if readable {
                         // Drain what is queued, bounded so commands and ticks still get their turn.
                         for _ in 0..<256 {
                             guard case .message(let frames) = try socket.receive(dontWait: true) else { break }
@@ -359,6 +386,8 @@ public final class Coordinator: Sendable {
                             coordinator.metrics.bytesReceived.increment(by: Int64(frames.dropFirst().reduce(0) { $0 + $1.count }))
                             scheduler.handle(identity: frames[0], frames: Array(frames.dropFirst()))
                         }
+                        // One journal transaction for the results of this drain.
+                        scheduler.commitResults()
                     }
                 } catch {
                     coordinator.logger.error("socket error", metadata: ["error": "\(error)"])
@@ -400,9 +429,13 @@ public final class Coordinator: Sendable {
                 }
                 scheduler.tick()
                 let now = Date().timeIntervalSince(started)
-                // After a command, publish before its caller can ask about the result.
-                if now - lastPublish > 0.1 || !commands.isEmpty {
+                // After a command, publish before its caller can ask about the result; otherwise
+                // at most 10 times a second when something changed (films being stitched count),
+                // and once a second regardless (heartbeat ages).
+                let changed = scheduler.revision != publishedRevision || !assemblers.isEmpty
+                if !commands.isEmpty || (changed && now - lastPublish > 0.1) || now - lastPublish >= 1 {
                     lastPublish = now
+                    publishedRevision = scheduler.revision
                     publish()
                 }
                 for reply in replies { reply() }

@@ -19,6 +19,7 @@ public final class FarmMetrics: Sendable {
     let bytesSent: Counter
     let stepSeconds: ValueHistogram
     let segmentSeconds: ValueHistogram
+    let resultTurnaroundSeconds: ValueHistogram
     let stitcherFrames: Counter
     let stitcherFPS: Gauge
     private let segmentsByState: [(SegmentState, Gauge)]
@@ -44,6 +45,9 @@ public final class FarmMetrics: Sendable {
         segmentSeconds = r.makeValueHistogram(name: "reel_segment_compute_seconds",
                                               buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300],
                                               help: "Seconds a worker spent rendering one segment.")
+        resultTurnaroundSeconds = r.makeValueHistogram(name: "reel_result_turnaround_seconds",
+                                                       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+                                                       help: "Seconds from a RESULT's arrival to the dispatch after its commit (the coordinator's share of a segment's latency).")
         stitcherFrames = r.makeCounter(name: "reel_stitcher_frames_total", help: "Film frames blended, decoded and encoded.")
         stitcherFPS = r.makeGauge(name: "reel_stitcher_frames_per_second",
                                   help: "Frames per second of the last finished film's stitching (blend + VAE decode + encode).")

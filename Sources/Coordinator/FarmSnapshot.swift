@@ -8,8 +8,29 @@ public struct FarmSnapshot: Sendable, Codable, Equatable {
     /// Messages dropped as malformed, and results refused as stale, since start.
     public var malformedMessages: Int = 0
     public var staleMessages: Int = 0
+    /// How quickly the coordinator turns results around (nil before the first one).
+    public var turnaround: ResultTurnaround?
 
     public init() {}
+}
+
+/// From a RESULT's arrival on the coordinator's loop to the end of the dispatch that follows its
+/// commit (the moment the segments it unblocked are on their way to workers): the coordinator's
+/// share of the latency a segment adds, excluding the network and the worker.
+public struct ResultTurnaround: Sendable, Codable, Equatable {
+    public var results: Int = 0
+    public var totalSeconds: Double = 0
+    public var maxSeconds: Double = 0
+
+    public init() {}
+
+    public var meanSeconds: Double { results == 0 ? 0 : totalSeconds / Double(results) }
+
+    mutating func record(_ seconds: Double) {
+        results += 1
+        totalSeconds += seconds
+        maxSeconds = max(maxSeconds, seconds)
+    }
 }
 
 public struct JobStatus: Sendable, Codable, Equatable {

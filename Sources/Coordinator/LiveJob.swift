@@ -56,11 +56,12 @@ final class LiveJob {
             .min { (order[$0.id] ?? 0) < (order[$1.id] ?? 0) }
     }
 
-    /// Segments that become ready once `id` is done.
-    func dependentsReadyAfter(_ id: String) -> [String] {
+    /// Segments that become ready once `id` is done (and the segments in `alsoDone`: results of
+    /// the same group commit not marked done yet).
+    func dependentsReadyAfter(_ id: String, alsoDone: Set<String> = []) -> [String] {
         (dependents[id] ?? []).filter { child in
             segments[child]?.state == .waiting
-                && segments[child]!.task.dependencies.allSatisfy { $0 == id || segments[$0]?.state == .done }
+                && segments[child]!.task.dependencies.allSatisfy { $0 == id || alsoDone.contains($0) || segments[$0]?.state == .done }
         }
     }
 

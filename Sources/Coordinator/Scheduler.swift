@@ -36,6 +36,17 @@ public final class Scheduler {
     private var nextJobSeq: Int
     private var lastHeartbeat = -Double.infinity
     private var anchorCache = AnchorCache(capacity: 64)
+    /// Results verified and stored this loop turn, waiting for `commitResults`.
+    private var handedIn: [HandedIn] = []
+    /// When the message being handled arrived; when each result committed this turn arrived.
+    private var received = 0.0
+    private var awaitingDispatch: [Double] = []
+    private var turnaround = ResultTurnaround()
+    /// Bumped by every change a snapshot would show (heartbeats alone do not count).
+    public private(set) var revision = 0
+    private var dispatchedRevision = -1
+    private var lastDispatch = -Double.infinity
+    private var lastHousekeeping = -Double.infinity
     public private(set) var malformedMessages = 0 {
         didSet { metrics?.malformedMessages.increment(by: Int64(malformedMessages - oldValue)) }
     }
@@ -82,6 +93,7 @@ public final class Scheduler {
         nextJobSeq += 1
         let job = LiveJob(record: record, plan: plan, segments: segments)
         jobs[id] = job
+        revision += 1
         logger.info("job submitted", metadata: ["job": "\(id)", "segments": "\(plan.segments.count)", "levels": "\(plan.levels)"])
         return id
     }
@@ -140,6 +152,13 @@ public final class Scheduler {
             job.segments[segmentID]?.attempt = nil
             job.readySet.insert(segmentID)
         }
+        // Segments whose attempts were dropped when the job failed go back to the queue too.
+        for (segmentID, segment) in job.segments where segment.state == .leased && segment.attempt.map({ attempts[$0] == nil }) ?? true {
+            job.segments[segmentID]?.state = .ready
+            job.segments[segmentID]?.attempt = nil
+            job.readySet.insert(segmentID)
+        }
+        revision += 1
         job.workerFailures = [:]
         job.blocklist = []
         job.record.state = .running
@@ -152,6 +171,7 @@ public final class Scheduler {
         guard let job = jobs[id] else { throw JobSpecError.invalid("no job \(id); `reel status` lists the jobs") }
         guard !job.record.state.isFinal else { return }
         try journal.cancel(job: id)
+        revision += 1
         job.record.state = .cancelled
         for attempt in attempts.values where attempt.job == id { drop(attempt: attempt.id) }
         onJobEnded(job)
@@ -160,6 +180,7 @@ public final class Scheduler {
 
     /// Marks a job finished after its film was written (or failed writing it).
     func finishJob(_ id: String, error: String?) {
+        revision += 1
         guard let job = jobs[id], !job.record.state.isFinal else { return }
         let state: JobState = error == nil ? .done : .failed
         do { try journal.setJobState(id, state, error: error) } catch { logger.error("journal write failed", metadata: ["job": "\(id)", "error": "\(error)"]) }
@@ -186,6 +207,8 @@ public final class Scheduler {
         }
         let now = clock()
         workers[identity]?.lastSeen = now
+        received = now
+        if case .heartbeat = message {} else { revision += 1 }
         switch message {
         case .ready(let ready): register(identity: identity, ready: ready, now: now)
         case .heartbeat(let beat): heartbeat(identity: identity, beat: beat, now: now)
@@ -283,15 +306,7 @@ public final class Scheduler {
             fail(attempt: attempt.id, error: "result checksum \(result.sha256.prefix(12))… does not match its latents (\(digest.prefix(12))…): corrupted in transit", retryable: true, state: .failed)
             return
         }
-        do {
-            try store.put(bytes, digest: digest)
-            let ready = job.dependentsReadyAfter(task.id)
-            try journal.end(attempt: attempt.id, job: job.record.id, segment: task.id, as: .succeeded, segmentState: .done,
-                            digest: digest, failures: segment.failures, newlyReady: ready)
-            job.markDone(task.id, digest: digest, seconds: Double(result.computeMilliseconds) / 1000, worker: attempt.workerName, ready: ready)
-            metrics?.segmentsFinished.increment()
-            metrics?.segmentSeconds.record(Double(result.computeMilliseconds) / 1000)
-        } catch {
+        do { try store.put(bytes, digest: digest) } catch {
             // Disk full or unwritable state dir: keep nothing half-done, pause the job, retry later.
             logger.error("could not store a finished segment; pausing the job", metadata: ["job": "\(job.record.id)", "segment": "\(task.id)", "error": "\(error)"])
             // Requeued like any lost attempt. With the disk full its journal write may fail too; a
@@ -300,14 +315,68 @@ public final class Scheduler {
             pause(job, reason: "cannot write under the state directory (\(describeStorageError(error))); free disk space and the job continues")
             return
         }
+        // Handed in: the attempt is closed now (a repeat of this RESULT is stale), and the journal
+        // records it with the rest of this loop turn's results in one transaction (`commitResults`),
+        // before anything that depends on it is dispatched.
+        // The RESULT reports the last steps (workers send no PROGRESS for the final step).
+        if let last = attempt.lastProgress, let steps = attempt.steps, steps > last.step {
+            metrics?.stepSeconds.record((received - last.time) / Double(steps - last.step))
+        }
         attempts[attempt.id] = nil
-        if let w = attempt.worker { workers[w]?.attempts.remove(attempt.id); workers[w]?.done += 1 }
-        anchorCache.insert(job: job.record.id, segment: task.id, latents: latents)
-        if task.level == job.plan.finalLevel { onFinalSegment(job, task, digest) }
-        if job.record.state == .queued { setState(job, .running) }
-        if job.doneCount == job.plan.segments.count {
-            setState(job, .stitching)
-            onJobSegmentsComplete(job)
+        if let w = attempt.worker { workers[w]?.attempts.remove(attempt.id) }
+        handedIn.append(HandedIn(attempt: attempt, task: task, digest: digest, latents: latents,
+                                 seconds: Double(result.computeMilliseconds) / 1000, received: received))
+    }
+
+    /// Group commit: journals every result handed in since the last call in one transaction, then
+    /// marks their segments done and their dependents ready. The loop calls it after draining the
+    /// socket; `tick` calls it before dispatching.
+    public func commitResults() {
+        guard !handedIn.isEmpty else { return }
+        revision += 1
+        // A job that ended meanwhile (cancelled, failed) takes no more results.
+        let batch = handedIn.filter { jobs[$0.attempt.job].map { !$0.record.state.isFinal } ?? false }
+        handedIn.removeAll()
+        var doneInBatch: [String: Set<String>] = [:]
+        var readyAfter: [[String]] = []
+        var ends: [Journal.AttemptEnd] = []
+        for item in batch {
+            let job = jobs[item.attempt.job]!
+            let ready = job.dependentsReadyAfter(item.task.id, alsoDone: doneInBatch[job.record.id] ?? [])
+            doneInBatch[job.record.id, default: []].insert(item.task.id)
+            readyAfter.append(ready)
+            ends.append(Journal.AttemptEnd(attempt: item.attempt.id, job: job.record.id, segment: item.task.id, as: .succeeded,
+                                           segmentState: .done, digest: item.digest,
+                                           failures: job.segments[item.task.id]?.failures ?? [], newlyReady: ready))
+        }
+        do { try journal.end(ends) } catch {
+            // Nothing was recorded: the segments go back to the queue (not counted as failures)
+            // and their jobs pause until the state directory takes writes again.
+            for item in batch {
+                guard let job = jobs[item.attempt.job] else { continue }
+                job.segments[item.task.id]?.state = .ready
+                job.segments[item.task.id]?.attempt = nil
+                job.readySet.insert(item.task.id)
+                metrics?.attemptsRequeued.increment()
+                pause(job, reason: "cannot write the journal (\(describeStorageError(error))); free disk space and the job continues")
+            }
+            return
+        }
+        for (item, ready) in zip(batch, readyAfter) {
+            let job = jobs[item.attempt.job]!
+            let task = item.task
+            job.markDone(task.id, digest: item.digest, seconds: item.seconds, worker: item.attempt.workerName, ready: ready)
+            metrics?.segmentsFinished.increment()
+            metrics?.segmentSeconds.record(item.seconds)
+            if let w = item.attempt.worker { workers[w]?.done += 1 }
+            awaitingDispatch.append(item.received)
+            anchorCache.insert(job: job.record.id, segment: task.id, latents: item.latents)
+            if task.level == job.plan.finalLevel { onFinalSegment(job, task, item.digest) }
+            if job.record.state == .queued { setState(job, .running) }
+            if job.doneCount == job.plan.segments.count {
+                setState(job, .stitching)
+                onJobSegmentsComplete(job)
+            }
         }
     }
 
@@ -340,7 +409,24 @@ public final class Scheduler {
 
     /// Expires leases, declares silent workers dead, sends heartbeats and dispatches ready work.
     public func tick() {
+        commitResults()
         let now = clock()
+        // Time-driven checks at most every 20 ms: with hundreds of workers every heartbeat is a
+        // turn of the loop, and these walk every worker and attempt.
+        if now - lastHousekeeping >= 0.02 {
+            lastHousekeeping = now
+            housekeeping(now: now)
+        }
+        // Dispatch after any change that can free a slot or ready a segment (they all bump the
+        // revision), and every 20 ms for the time-driven ones (a refusing worker's cool-down).
+        if revision != dispatchedRevision || now - lastDispatch >= 0.02 {
+            dispatch(now: now)
+            dispatchedRevision = revision
+            lastDispatch = now
+        }
+    }
+
+    private func housekeeping(now: Double) {
         for (identity, worker) in workers {
             // A worker that announced a slower heartbeat than ours gets its own interval.
             let interval = max(settings.heartbeatInterval, Double(worker.ready.heartbeatMilliseconds) / 1000)
@@ -365,20 +451,47 @@ public final class Scheduler {
             }
         }
         resumePausedJobs()
-        dispatch(now: now)
     }
 
+    /// Hands ready segments to workers with free slots. Every attempt of the turn is journaled in
+    /// one transaction before any TASK leaves.
     private func dispatch(now: Double) {
+        defer {
+            // Results committed this turn are turned around once this dispatch has gone out.
+            if !awaitingDispatch.isEmpty {
+                let end = clock()
+                for arrival in awaitingDispatch {
+                    turnaround.record(end - arrival)
+                    metrics?.resultTurnaroundSeconds.record(end - arrival)
+                }
+                awaitingDispatch.removeAll()
+            }
+        }
         let open = jobs.values.filter { $0.record.state == .queued || $0.record.state == .running }
             .sorted { ($0.record.spec.priority, -$0.record.seq) > ($1.record.spec.priority, -$1.record.seq) }
         guard !open.isEmpty else { return }
+        var planned: [PlannedStart] = []
+        var reserved: [[UInt8]: Int] = [:]
         for identity in workers.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            while let worker = workers[identity], !worker.draining, worker.freeSlots > 0, now >= worker.coolUntil,
-                  worker.ready.models.contains("reel-tiny") {
+            while let worker = workers[identity], !worker.draining, worker.freeSlots - reserved[identity, default: 0] > 0,
+                  now >= worker.coolUntil, worker.ready.models.contains("reel-tiny") {
                 guard let (job, task) = nextTask(in: open, for: worker) else { break }
-                start(task: task, of: job, on: identity, now: now)
+                job.readySet.remove(task.id)
+                guard let start = prepare(task: task, of: job, on: worker) else { continue }
+                reserved[identity, default: 0] += 1
+                planned.append(start)
             }
         }
+        guard !planned.isEmpty else { return }
+        revision += 1
+        do { try journal.begin(planned.map { ($0.record, $0.number) }) } catch {
+            for start in planned {
+                start.job.readySet.insert(start.task.id)
+                pause(start.job, reason: "cannot write the journal (\(describeStorageError(error))); free disk space and the job continues")
+            }
+            return
+        }
+        for start in planned { launch(start, now: now) }
     }
 
     private func nextTask(in jobs: [LiveJob], for worker: LiveWorker) -> (LiveJob, SegmentTask)? {
@@ -388,27 +501,41 @@ public final class Scheduler {
         return nil
     }
 
-    private func start(task: SegmentTask, of job: LiveJob, on identity: [UInt8], now: Double) {
-        guard let worker = workers[identity], let segment = job.segments[task.id] else { return }
-        let number = segment.attempts + 1
-        let id = "\(job.record.id).\(task.id).\(number)"
+    /// An attempt about to start: its record (journaled before the TASK goes) and its anchors.
+    private struct PlannedStart {
+        let job: LiveJob
+        let task: SegmentTask
+        let identity: [UInt8]
+        let record: AttemptRecord
+        let number: Int
+        let anchors: [Float]
+    }
+
+    /// The attempt for `task` on `worker`, or nil when its anchors cannot be read (their source
+    /// segments are then rendered again and `task` waits for them).
+    private func prepare(task: SegmentTask, of job: LiveJob, on worker: LiveWorker) -> PlannedStart? {
+        guard let segment = job.segments[task.id] else { return nil }
         let anchors: [Float]
         do { anchors = try anchorLatents(for: task, of: job) } catch {
             logger.error("anchor latents unavailable; the source segment is rendered again", metadata: ["job": "\(job.record.id)", "segment": "\(task.id)", "error": "\(error)"])
             job.segments[task.id]?.state = .waiting
             for anchor in task.anchors { job.reopen(anchor.source) }
-            return
+            return nil
         }
-        let record = AttemptRecord(id: id, job: job.record.id, segment: task.id, worker: worker.ready.worker, state: .leased,
-                                   started: Date(), leaseUntil: Date().addingTimeInterval(settings.lease))
-        do { try journal.begin(record, segmentAttempts: number) } catch {
-            pause(job, reason: "cannot write the journal (\(describeStorageError(error))); free disk space and the job continues")
-            return
-        }
+        let number = segment.attempts + 1
+        let record = AttemptRecord(id: "\(job.record.id).\(task.id).\(number)", job: job.record.id, segment: task.id,
+                                   worker: worker.ready.worker, state: .leased, started: Date(),
+                                   leaseUntil: Date().addingTimeInterval(settings.lease))
+        return PlannedStart(job: job, task: task, identity: worker.identity, record: record, number: number, anchors: anchors)
+    }
+
+    /// Starts a journaled attempt: live state, then the TASK.
+    private func launch(_ start: PlannedStart, now: Double) {
+        let (job, task, identity, id) = (start.job, start.task, start.identity, start.record.id)
+        guard let worker = workers[identity] else { return }
         job.segments[task.id]?.state = .leased
-        job.segments[task.id]?.attempts = number
+        job.segments[task.id]?.attempts = start.number
         job.segments[task.id]?.attempt = id
-        job.readySet.remove(task.id)
         attempts[id] = LiveAttempt(id: id, job: job.record.id, segment: task.id, worker: identity, workerName: worker.ready.worker,
                                    started: now, deadline: now + settings.lease, orphanUntil: nil)
         workers[identity]?.attempts.insert(id)
@@ -421,7 +548,7 @@ public final class Scheduler {
             anchorSlots: task.anchors.map(\.slot),
             sampler: SamplerParameters(steps: spec.steps ?? samplerDefaults.steps, guidance: spec.cfg.map(Double.init) ?? samplerDefaults.guidance,
                                        shift: spec.shift.map(Double.init) ?? samplerDefaults.shift, method: spec.method ?? samplerDefaults.method))
-        if !send(identity, .task(assignment, anchors: anchors)) {
+        if !send(identity, .task(assignment, anchors: start.anchors)) {
             removeWorker(identity, reason: "worker \(worker.ready.worker) is unreachable")
         }
     }
@@ -447,6 +574,7 @@ public final class Scheduler {
 
     /// A failed or expired attempt: counts against the segment and the worker; requeues or fails the job.
     private func fail(attempt id: String, error: String, retryable: Bool, state: AttemptState) {
+        revision += 1
         guard let attempt = attempts.removeValue(forKey: id), let job = jobs[attempt.job],
               var segment = job.segments[attempt.segment] else { return }
         if let w = attempt.worker {
@@ -481,6 +609,7 @@ public final class Scheduler {
 
     /// An attempt lost to a dead or confused worker: requeued without counting against the segment.
     private func lose(attempt id: String, reason: String) {
+        revision += 1
         guard let attempt = attempts.removeValue(forKey: id), let job = jobs[attempt.job] else { return }
         if let w = attempt.worker { workers[w]?.attempts.remove(id) }
         guard let segment = job.segments[attempt.segment], segment.attempt == id else { return }
@@ -512,12 +641,14 @@ public final class Scheduler {
     }
 
     private func removeWorker(_ identity: [UInt8], reason: String, voluntary: Bool = false) {
+        revision += 1
         guard let worker = workers.removeValue(forKey: identity) else { return }
         logger.log(level: voluntary ? .info : .warning, "worker removed", metadata: ["worker": "\(worker.ready.worker)", "reason": "\(reason)"])
         for id in worker.attempts.sorted() { lose(attempt: id, reason: reason) }
     }
 
     private func failJob(_ job: LiveJob, error: String) {
+        revision += 1
         do { try journal.setJobState(job.record.id, .failed, error: error) } catch { logger.error("journal write failed", metadata: ["error": "\(error)"]) }
         job.record.state = .failed
         job.record.error = error
@@ -527,6 +658,7 @@ public final class Scheduler {
     }
 
     private func pause(_ job: LiveJob, reason: String) {
+        revision += 1
         guard job.record.state != .paused else { return }
         job.resumeState = job.record.state
         job.record.state = .paused
@@ -548,11 +680,13 @@ public final class Scheduler {
             do { try journal.setJobState(job.record.id, state) } catch { continue }
             job.record.state = state
             job.record.error = nil
+            revision += 1
             logger.info("job resumed: the state directory is writable again", metadata: ["job": "\(job.record.id)"])
         }
     }
 
     private func setState(_ job: LiveJob, _ state: JobState) {
+        revision += 1
         do { try journal.setJobState(job.record.id, state) } catch { logger.error("journal write failed", metadata: ["error": "\(error)"]) }
         job.record.state = state
         job.record.updated = Date()
@@ -565,6 +699,7 @@ public final class Scheduler {
         var snapshot = FarmSnapshot()
         snapshot.malformedMessages = malformedMessages
         snapshot.staleMessages = staleMessages
+        snapshot.turnaround = turnaround.results > 0 ? turnaround : nil
         snapshot.jobs = jobs.values.sorted { $0.record.seq < $1.record.seq }.map { job in
             job.status(attempts: attempts, framesWritten: framesWritten(job.record.id), filmReady: filmReady(job.record.id), now: now)
         }
@@ -615,6 +750,16 @@ struct LiveAttempt {
     var steps: Int?
     /// The last PROGRESS (step, scheduler time), for the step-latency histogram.
     var lastProgress: (step: Int, time: Double)?
+}
+
+/// A verified, stored result waiting for the turn's group commit.
+struct HandedIn {
+    let attempt: LiveAttempt
+    let task: SegmentTask
+    let digest: String
+    let latents: [Float]
+    let seconds: Double
+    let received: Double
 }
 
 /// Recently finished segments' latents, so anchors are not re-read from disk for every child.

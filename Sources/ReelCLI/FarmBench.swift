@@ -22,8 +22,11 @@ struct FarmBench: AsyncParsableCommand {
 
             Reported per run: wall time; the ideal (segments × load / workers); the critical-path \
             bound (the larger of the ideal and the longest dependency chain × load — no schedule can \
-            beat it); efficiency against both; the coordinator process's CPU time per segment; and, \
-            for one worker, the latency the farm adds to each segment beyond the load. The ZeroMQ \
+            beat it); efficiency against both; the coordinator process's CPU time per segment; the \
+            coordinator's turnaround (a RESULT's arrival on its loop to the dispatch after its \
+            journal commit: its own share of a segment's latency); and, for one worker, the \
+            latency the farm adds to each segment beyond the load (turnaround, the network both \
+            ways and the worker's own handling). The ZeroMQ \
             round trip on loopback is measured first, in the same process, as the reference for the \
             added latency.
             """
@@ -90,7 +93,7 @@ struct FarmBench: AsyncParsableCommand {
                   + String(format: "%.1f µs for 16 bytes, %.1f µs for one segment's latents (%d KiB)",
                            roundTrip.small * 1e6, roundTrip.result * 1e6, roundTrip.resultBytes / 1024))
             print(String(format: "load %.3f s per segment, %.0f s film, coordinator in this process, workers as separate processes\n", load, duration))
-            print("strategy      workers segments chain   wall s  ideal s  bound s eff/ideal eff/bound CPU ms/seg added ms/seg")
+            print("strategy      workers segments chain   wall s  ideal s  bound s eff/ideal eff/bound CPU ms/seg turnaround ms added ms/seg")
         }
         for strategy in strategyList! {
             let request = RenderRequest(prompt: "a red ball bounces on green grass", duration: duration, seed: 1, strategy: strategy)
@@ -106,13 +109,16 @@ struct FarmBench: AsyncParsableCommand {
                 var row: [String: Any] = ["figure": "farm", "strategy": strategy.rawValue, "workers": count, "segments": plan.segments.count,
                                           "critical_path": plan.criticalPath, "load_s": load, "wall_s": run.wall, "ideal_s": ideal,
                                           "bound_s": bound, "efficiency_ideal": ideal / run.wall, "efficiency_bound": bound / run.wall,
-                                          "coordinator_cpu_ms_per_segment": run.cpu / segments * 1000, "join_s": run.join]
+                                          "coordinator_cpu_ms_per_segment": run.cpu / segments * 1000, "join_s": run.join,
+                                          "coordinator_turnaround_ms_mean": run.turnaround.meanSeconds * 1000,
+                                          "coordinator_turnaround_ms_max": run.turnaround.maxSeconds * 1000]
                 if let added { row["added_latency_ms_per_segment"] = added * 1000 }
                 rows.append(row)
                 if !json {
                     print(column(strategy.rawValue, width: 13)
                           + String(format: "%8d%9d%6d%9.2f%9.2f%9.2f%9.1f%%%9.1f%%%11.2f", count, plan.segments.count, plan.criticalPath,
                                    run.wall, ideal, bound, 100 * ideal / run.wall, 100 * bound / run.wall, run.cpu / segments * 1000)
+                          + String(format: "%14.2f", run.turnaround.meanSeconds * 1000)
                           + (added.map { String(format: "%13.2f", $0 * 1000) } ?? String(repeating: " ", count: 12) + "—"))
                 }
             }
@@ -129,6 +135,8 @@ struct FarmBench: AsyncParsableCommand {
         var cpu: Double
         /// Seconds until every worker process had joined (not part of the wall time).
         var join: Double
+        /// The coordinator's own share of each segment's latency (RESULT in → next TASKs out).
+        var turnaround: ResultTurnaround
     }
 
     /// One film with `workers` benchmark-load worker processes.
@@ -190,7 +198,11 @@ struct FarmBench: AsyncParsableCommand {
             throw UserError("the benchmark film did not finish within \(Int(limit)) s with \(workers) workers")
         }
         for process in processes { kill(process.processIdentifier, SIGTERM) }
-        return Run(wall: Double(end - start) / 1e9, cpu: cpuAfter - cpuBefore, join: join)
+        // The last results' turnaround is recorded at the loop's next dispatch and published
+        // within 0.1 s.
+        try await Task.sleep(for: .milliseconds(300))
+        return Run(wall: Double(end - start) / 1e9, cpu: cpuAfter - cpuBefore, join: join,
+                   turnaround: coordinator.snapshot.turnaround ?? ResultTurnaround())
     }
 
     /// Median seconds of a DEALER → ROUTER → DEALER round trip on loopback TCP, for a 16-byte

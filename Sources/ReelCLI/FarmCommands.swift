@@ -235,7 +235,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Fault injection only (scripts/chaos): sleep this many seconds before each segment.", visibility: .hidden))
     var faultDelay: Double = 0
 
-    @Option(help: ArgumentHelp("Benchmarking only (reel bench farm): instead of denoising, sleep this many seconds per segment and return zero latents, so many worker processes fit on one machine. The films are meaningless. No model weights are loaded.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Benchmarking only (reel bench farm): instead of denoising, sleep this many seconds per segment and return constant latents (a value of its own per segment), so many worker processes fit on one machine. The films are meaningless. No model weights are loaded.", valueName: "seconds"))
     var benchmarkLoad: Double = 0
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")

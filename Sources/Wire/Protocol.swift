@@ -215,13 +215,11 @@ public enum WireMessage: Sendable, Equatable {
         if let index = values.firstIndex(where: { !$0.isFinite }) { throw .nonFinitePayload(index: index) }
     }
 
-    private static func headerBytes<T: Encodable>(_ value: T) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Non-finite doubles become strings, so encoding cannot fail; the receiver rejects them.
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        guard let data = try? encoder.encode(value) else { return Array("{}".utf8) }
-        return Array(data)
+    private static func headerBytes(_ value: some HeaderFields) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        JSONValue.object(value.headerFields).write(into: &bytes)
+        return bytes
     }
 }
 
@@ -378,7 +376,7 @@ struct HeaderObject {
         guard first == UInt8(ascii: "{") else { throw .malformedHeader("it must be a JSON object, starting with '{'") }
         try checkNesting(bytes, maxDepth: maxDepth)
         do {
-            return HeaderObject(fields: try JSONDecoder().decode([String: JSONValue].self, from: Data(bytes)), path: "")
+            return HeaderObject(fields: try HeaderJSONParser.object(bytes), path: "")
         } catch {
             throw .malformedHeader("it is not a well-formed UTF-8 JSON object")
         }

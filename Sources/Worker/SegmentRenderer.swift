@@ -100,8 +100,8 @@ public struct FaultDelayRenderer: SegmentRenderer {
 }
 
 /// Benchmarking only (`reel worker --benchmark-load`, driven by `reel bench farm`): stands in for
-/// the denoising with a fixed-time load — it sleeps `seconds` per segment and returns zero latents
-/// of the task's shape — so hundreds of worker processes fit on one machine and the farm's own
+/// the denoising with a fixed-time load — it sleeps `seconds` per segment and returns latents of
+/// the task's shape, one constant of its own per segment — so hundreds of worker processes fit on one machine and the farm's own
 /// overhead (coordinator, journal, sockets) can be measured against a known ideal. Its films are
 /// meaningless.
 public struct BenchmarkLoadRenderer: SegmentRenderer {
@@ -119,6 +119,10 @@ public struct BenchmarkLoadRenderer: SegmentRenderer {
         guard models.contains(task.model) else { throw RenderError("this benchmark worker stands in for \(models[0]), not \(task.model)") }
         Thread.sleep(forTimeInterval: seconds)
         progress(task.sampler.steps, task.sampler.steps)
-        return [Float](repeating: 0, count: task.frames * task.frameShape.reduce(1, *))
+        // A value of its own per segment (FNV-1a of job and segment), so each result is a blob
+        // the coordinator must really store, as with rendered latents.
+        var hash: UInt32 = 2_166_136_261
+        for byte in "\(task.job)/\(task.segment)".utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return [Float](repeating: Float(hash >> 8) / Float(1 << 24), count: task.frames * task.frameShape.reduce(1, *))
     }
 }

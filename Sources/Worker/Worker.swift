@@ -218,8 +218,9 @@ public final class Worker: Sendable {
             var lastReport = Date.distantPast
             do {
                 let latents = try renderer.render(task, anchors: anchors) { step, steps in
-                    // One PROGRESS per step, but never more than 20 a second.
-                    if Date().timeIntervalSince(lastReport) > 0.05 || step == steps {
+                    // One PROGRESS per step, but never more than 20 a second; none for the last
+                    // step, which the RESULT right behind it reports.
+                    if step < steps && Date().timeIntervalSince(lastReport) > 0.05 {
                         lastReport = Date()
                         post(.progress(Progress(attempt: task.attempt, step: step, steps: steps)))
                     }

@@ -1,5 +1,6 @@
 import Testing
 @testable import Tensors
+import TestSupport
 
 @Suite("Layout and adaLN helpers")
 struct LayoutTests {
@@ -63,6 +64,22 @@ struct SHA256Tests {
     ])
     func vectors(input: String, digest: String) {
         #expect(SHA256.hex(Array(input.utf8)) == digest)
+        var portable = SHA256(implementation: .portable)
+        portable.update(Array(input.utf8))
+        #expect(portable.finalizeHex() == digest)
+    }
+
+    @Test("the SHA-extension and portable compressions agree on random data of every tail length")
+    func implementationsAgree() {
+        var generator = SplitMix64(seed: 0x5eed)
+        for length in Array(0...200) + [4096, 32768, 32768 + 17, 100_003] {
+            let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            var automatic = SHA256()
+            automatic.update(bytes)
+            var portable = SHA256(implementation: .portable)
+            portable.update(bytes)
+            #expect(automatic.finalizeHex() == portable.finalizeHex(), "length \(length)")
+        }
     }
 
     @Test("buffer and byte-wise updates agree across block boundaries")

@@ -890,3 +890,82 @@ struct ProtocolFuzzTests {
         #expect(rules.count == 14, "every rejection rule is reached; hit: \(rules)")
     }
 }
+
+@Suite("REEL/1 codec: the header parser")
+struct HeaderParserTests {
+    /// The parser Foundation's JSONDecoder used to be for headers, as the reference.
+    static func reference(_ bytes: [UInt8]) -> [String: JSONValue]? {
+        try? JSONDecoder().decode([String: JSONValue].self, from: Data(bytes))
+    }
+
+    static func parsed(_ bytes: [UInt8]) -> [String: JSONValue]? {
+        try? HeaderJSONParser.object(bytes)
+    }
+
+    @Test("reads the same values as JSONDecoder", arguments: [
+        #"{}"#, #" { "a" : 1 } "#, #"{"a":-0,"b":1.0,"c":3e0,"d":1.5,"e":-2.25e-3,"f":99999999999999999999}"#,
+        #"{"s":"é\u00e9\n\t\"\\\/","t":"\ud83d\ude00","n":null,"b":[true,false,[],{}]}"#,
+        #"{"a":1,"a":2}"#, #"{"big":9223372036854775807,"small":-9223372036854775808}"#,
+        #"{"x":[1,2,3],"y":{"z":[{"w":"v"}]}}"#,
+    ])
+    func sameValues(text: String) {
+        let bytes = Array(text.utf8)
+        #expect(Self.parsed(bytes) != nil, "\(text)")
+        #expect(Self.parsed(bytes) == Self.reference(bytes), "\(text)")
+    }
+
+    @Test("refuses what is not one JSON object", arguments: [
+        "", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{,}", "[1]", "\"s\"", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}",
+        "{\"a\":1e}", "{\"a\":+1}", "{\"a\":1e999}", "{\"a\":tru}", "{\"a\":\"\\x\"}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"raw\ttab\"}", "{'a':1}", "{\"a\":1} x", "{\"a\":1}}", "{\"a\" 1}", "{\"a\":[1 2]}", "{\"a\":NaN}",
+    ])
+    func refuses(text: String) {
+        #expect(Self.parsed(Array(text.utf8)) == nil, "\(text)")
+    }
+
+    @Test("the header writer writes what JSONEncoder wrote, for random messages of every type")
+    func writerMatchesJSONEncoder() throws {
+        var random = RandomMessages(rng: SplitMix64(seed: 5))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for type in MessageType.allCases {
+            for _ in 0..<50 {
+                let message = random.message(type)
+                let written = message.encoded()[2]
+                let reference: Data
+                switch message {
+                case .ready(let m): reference = try encoder.encode(m)
+                case .task(let m, _): reference = try encoder.encode(m)
+                case .progress(let m): reference = try encoder.encode(m)
+                case .result(let m, _): reference = try encoder.encode(m)
+                case .failed(let m): reference = try encoder.encode(m)
+                case .heartbeat(let m): reference = try encoder.encode(m)
+                case .disconnect(let m): reference = try encoder.encode(m)
+                }
+                #expect(Self.parsed(written) != nil)
+                #expect(Self.parsed(written) == Self.reference(Array(reference)), "\(type)")
+                #expect(try WireMessage.decode(message.encoded()) == message)
+            }
+        }
+    }
+
+    @Test("agrees with JSONDecoder on 20 000 mutated headers")
+    func agreesOnMutations() {
+        var random = RandomMessages(rng: SplitMix64(seed: 7))
+        var corpus: [[[UInt8]]] = []
+        for type in MessageType.allCases {
+            for _ in 0..<6 { corpus.append(random.message(type).encoded()) }
+        }
+        var mutator = ProtocolFuzzTests.Mutator(rng: SplitMix64(seed: 11), limits: ProtocolFuzzTests.limits)
+        var (both, neither) = (0, 0)
+        for _ in 0..<20_000 {
+            let frames = mutator.mutate(corpus.randomElement(using: &mutator.rng)!)
+            guard frames.count > 2 else { continue }
+            let header = frames[2]
+            let mine = Self.parsed(header), theirs = Self.reference(header)
+            #expect(mine == theirs, "\(String(decoding: header, as: UTF8.self))")
+            if mine != nil { both += 1 } else { neither += 1 }
+        }
+        #expect(both > 1000 && neither > 1000, "accepted \(both), refused \(neither)")
+    }
+}
