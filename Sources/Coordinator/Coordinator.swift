@@ -71,7 +71,7 @@ public final class Coordinator: Sendable {
         case submit(JobSpec, @Sendable (Result<String, JobSpecError>) -> Void)
         case cancel(String, @Sendable (Result<Void, JobSpecError>) -> Void)
         case retry(String, @Sendable (Result<Void, JobSpecError>) -> Void)
-        case stitched(String, String?)
+        case stitched(String, FilmAssembler.Outcome)
     }
 
     public init(configuration: Configuration, model: ReelTinyModel, logger: Logger = Logger(label: "reel.coordinator")) {
@@ -305,11 +305,15 @@ public final class Coordinator: Sendable {
                 } else {
                     // No film to wait for: end the job on the next turn of the loop.
                     let id = job.record.id
-                    coordinator.post(.stitched(id, nil))
+                    coordinator.post(.stitched(id, .written))
                 }
             }
             scheduler.onJobEnded = { [unowned self] job in
                 assemblers.removeValue(forKey: job.record.id)?.cancel()
+            }
+            scheduler.onJobResumed = { [unowned self] job in
+                // A film stopped by a full disk starts again from the stored segments.
+                if assemblers[job.record.id] == nil { restartFilm(of: job) }
             }
             try scheduler.restore()
             // Unfinished films restart from the segments already in the store.
@@ -347,7 +351,7 @@ public final class Coordinator: Sendable {
             let assembler = FilmAssembler(
                 job: id, spec: job.record.spec, plan: job.plan, directory: directory, store: store, decoder: coordinator.model.vae,
                 frameShape: coordinator.model.latentFrameShape, pixelSize: (video.width, video.height), soundtrack: soundtrack,
-                completion: { error in coordinator.post(.stitched(id, error)) })
+                completion: { outcome in coordinator.post(.stitched(id, outcome)) })
             assemblers[id] = assembler
             return assembler
         }
@@ -355,9 +359,11 @@ public final class Coordinator: Sendable {
         /// Copies the scheduler's state where the HTTP API reads it.
         func publish() {
             let frames = assemblers.mapValues(\.framesWritten)
-            let snapshot = scheduler.snapshot(
+            var snapshot = scheduler.snapshot(
                 framesWritten: { frames[$0] ?? 0 },
                 filmReady: { [coordinator] id in coordinator.film(of: id) != nil })
+            var cpu = timespec()
+            if clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0 { snapshot.loopCPUSeconds = Double(cpu.tv_sec) + Double(cpu.tv_nsec) * 1e-9 }
             coordinator.published.withLock { $0 = snapshot }
             coordinator.ready.store(true, ordering: .releasing)
         }
@@ -418,13 +424,23 @@ public final class Coordinator: Sendable {
                         } catch let error as JobSpecError { replies.append { reply(.failure(error)) } } catch {
                             replies.append { reply(.failure(.invalid("\(error)"))) }
                         }
-                    case .stitched(let id, let error):
-                        if let assembler = assemblers[id], error == nil {
-                            coordinator.metrics.stitcherFrames.increment(by: Int64(assembler.framesWritten))
-                            if let fps = assembler.framesPerSecond { coordinator.metrics.stitcherFPS.set(to: fps) }
+                    case .stitched(let id, let outcome):
+                        switch outcome {
+                        case .written:
+                            if let assembler = assemblers[id] {
+                                coordinator.metrics.stitcherFrames.increment(by: Int64(assembler.framesWritten))
+                                if let fps = assembler.framesPerSecond { coordinator.metrics.stitcherFPS.set(to: fps) }
+                            }
+                            assemblers[id] = nil
+                            scheduler.finishJob(id, error: nil)
+                        case .failed(let error):
+                            assemblers[id] = nil
+                            scheduler.finishJob(id, error: error)
+                        case .outOfSpace(let error):
+                            // The film starts again from the stored segments once the job resumes.
+                            assemblers[id] = nil
+                            scheduler.pauseForStorage(id, reason: "\(error); free disk space and the film is written again")
                         }
-                        assemblers[id] = nil
-                        scheduler.finishJob(id, error: error)
                     }
                 }
                 scheduler.tick()

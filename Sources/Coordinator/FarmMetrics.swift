@@ -5,7 +5,7 @@ import Prometheus
 ///
 /// Counters and histograms are updated where things happen (the scheduler's loop, the film
 /// assemblers); gauges of state (segments per state, jobs per state, workers) are set from the
-/// published snapshot when scraped. Every name is listed in docs/operating.md.
+/// published snapshot when scraped. Every name is listed in docs/configuration.md ("Metrics").
 public final class FarmMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
 

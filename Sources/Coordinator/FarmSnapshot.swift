@@ -10,6 +10,9 @@ public struct FarmSnapshot: Sendable, Codable, Equatable {
     public var staleMessages: Int = 0
     /// How quickly the coordinator turns results around (nil before the first one).
     public var turnaround: ResultTurnaround?
+    /// CPU seconds the coordinator's loop thread has used since it started (its scheduling,
+    /// journal, store and socket work; not libzmq's I/O thread, the blob flusher or the HTTP API).
+    public var loopCPUSeconds: Double?
 
     public init() {}
 }

@@ -5,6 +5,13 @@ import Stitcher
 import Synchronization
 import Tensors
 
+/// Whether `error` says the disk is full (FFmpeg, POSIX or Foundation file errors).
+func isOutOfSpace(_ error: any Error) -> Bool {
+    if let ffmpeg = error as? FFmpegError { return ffmpeg.isOutOfSpace }
+    if let posix = error as? POSIXError { return posix.code == .ENOSPC }
+    return describeStorageError(error) == "no space left on device"
+}
+
 /// Streams one job's film while its final-level segments arrive: reads each from the segment store,
 /// blends, decodes, encodes. Runs on its own thread (decoding and encoding are CPU work that must
 /// not stall the coordinator's socket loop); the loop hands it segment digests and learns of the
@@ -43,17 +50,26 @@ final class FilmAssembler: Sendable {
         return try body()
     }
 
-    /// Starts the thread. `completion(nil)` after the film is in place under `film`, or
-    /// `completion(error)` with one sentence. Never both, exactly once unless cancelled.
+    /// How a film ended.
+    enum Outcome: Sendable {
+        /// The film is in place under `film`.
+        case written
+        /// One sentence; the job fails.
+        case failed(String)
+        /// The disk filled up (one sentence): the job pauses and its film starts again when space is back.
+        case outOfSpace(String)
+    }
+
+    /// Starts the thread; `completion` is called exactly once unless cancelled.
     init(job: String, spec: JobSpec, plan: SegmentPlan, directory: URL, store: SegmentStore, decoder: any LatentFrameDecoder,
-         frameShape: [Int], pixelSize: (width: Int, height: Int), soundtrack: URL?, completion: @escaping @Sendable (String?) -> Void) {
+         frameShape: [Int], pixelSize: (width: Int, height: Int), soundtrack: URL?, completion: @escaping @Sendable (Outcome) -> Void) {
         self.job = job
         self.film = directory.appendingPathComponent("film.mp4")
         self.preview = directory.appendingPathComponent("preview.mp4")
         let thread = Thread { [self] in
-            let error = self.run(spec: spec, plan: plan, store: store, decoder: decoder, frameShape: frameShape,
-                                 pixelSize: pixelSize, soundtrack: soundtrack)
-            if !self.inbox.withLock({ $0.cancelled }) { completion(error) }
+            let outcome = self.run(spec: spec, plan: plan, store: store, decoder: decoder, frameShape: frameShape,
+                                   pixelSize: pixelSize, soundtrack: soundtrack)
+            if !self.inbox.withLock({ $0.cancelled }) { completion(outcome) }
         }
         thread.name = "reel-stitch-\(job)"
         thread.start()
@@ -76,7 +92,7 @@ final class FilmAssembler: Sendable {
     }
 
     private func run(spec: JobSpec, plan: SegmentPlan, store: SegmentStore, decoder: any LatentFrameDecoder, frameShape: [Int],
-                     pixelSize: (width: Int, height: Int), soundtrack: URL?) -> String? {
+                     pixelSize: (width: Int, height: Int), soundtrack: URL?) -> Outcome {
         let interpolation = spec.fps / plan.geometry.fps
         let outputFrames = plan.totalFrames * interpolation
         var settings = EncoderSettings(crf: spec.crf, preset: spec.preset, outputSize: spec.size.flatMap(JobSpec.parseSize))
@@ -107,11 +123,11 @@ final class FilmAssembler: Sendable {
                     defer { box.segments.removeAll() }
                     return (box.segments, box.allArrived, box.cancelled)
                 }
-                if cancelled { return "cancelled" }  // the writer's temporary file goes with it
+                if cancelled { return .failed("cancelled") }  // the writer's temporary file goes with it
                 for (task, digest) in batch {
                     let values = [Float](littleEndianBytes: try store.get(digest)[...])
                     guard values.count == task.frames * frameSize else {
-                        return "segment \(task.id) in the store holds \(values.count) values; expected \(task.frames * frameSize)"
+                        return .failed("segment \(task.id) in the store holds \(values.count) values; expected \(task.frames * frameSize)")
                     }
                     let anchored = task.anchors.map { task.startFrame + $0.slot * task.stride }
                     try timed {
@@ -123,11 +139,12 @@ final class FilmAssembler: Sendable {
                 if done && inbox.withLock({ $0.segments.isEmpty }) {
                     try timed { try stitcher.finish() }
                     progress.store(stitcher.outputFrames, ordering: .relaxed)
-                    return nil
+                    return .written
                 }
             }
         } catch {
-            return "stitching failed: \(error)"
+            if isOutOfSpace(error) { return .outOfSpace("stitching stopped: \(error)") }
+            return .failed("stitching failed: \(error)")
         }
     }
 }

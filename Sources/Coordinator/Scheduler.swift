@@ -29,6 +29,8 @@ public final class Scheduler {
     /// Called when a job's last segment is stored, and when a job leaves the farm (cancel/fail).
     var onJobSegmentsComplete: (LiveJob) -> Void = { _ in }
     var onJobEnded: (LiveJob) -> Void = { _ in }
+    /// Called when a job paused for a full disk resumes.
+    var onJobResumed: (LiveJob) -> Void = { _ in }
 
     private(set) var jobs: [String: LiveJob] = [:]
     private var workers: [[UInt8]: LiveWorker] = [:]
@@ -657,6 +659,13 @@ public final class Scheduler {
         logger.error("job failed", metadata: ["job": "\(job.record.id)", "error": "\(error)"])
     }
 
+    /// Pauses a job whose film could not be written for lack of space (the film assembler's
+    /// report); it resumes like any paused job once a probe write succeeds.
+    func pauseForStorage(_ id: String, reason: String) {
+        guard let job = jobs[id], !job.record.state.isFinal else { return }
+        pause(job, reason: reason)
+    }
+
     private func pause(_ job: LiveJob, reason: String) {
         revision += 1
         guard job.record.state != .paused else { return }
@@ -682,6 +691,7 @@ public final class Scheduler {
             job.record.error = nil
             revision += 1
             logger.info("job resumed: the state directory is writable again", metadata: ["job": "\(job.record.id)"])
+            onJobResumed(job)
         }
     }
 

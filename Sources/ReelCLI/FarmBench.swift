@@ -22,7 +22,8 @@ struct FarmBench: AsyncParsableCommand {
 
             Reported per run: wall time; the ideal (segments × load / workers); the critical-path \
             bound (the larger of the ideal and the longest dependency chain × load — no schedule can \
-            beat it); efficiency against both; the coordinator process's CPU time per segment; the \
+            beat it); efficiency against both; the coordinator process's CPU time per segment (every \
+            thread: the loop, libzmq's I/O, the blob flusher) and its loop thread's alone; the \
             coordinator's turnaround (a RESULT's arrival on its loop to the dispatch after its \
             journal commit: its own share of a segment's latency); and, for one worker, the \
             latency the farm adds to each segment beyond the load (turnaround, the network both \
@@ -93,7 +94,7 @@ struct FarmBench: AsyncParsableCommand {
                   + String(format: "%.1f µs for 16 bytes, %.1f µs for one segment's latents (%d KiB)",
                            roundTrip.small * 1e6, roundTrip.result * 1e6, roundTrip.resultBytes / 1024))
             print(String(format: "load %.3f s per segment, %.0f s film, coordinator in this process, workers as separate processes\n", load, duration))
-            print("strategy      workers segments chain   wall s  ideal s  bound s eff/ideal eff/bound CPU ms/seg turnaround ms added ms/seg")
+            print("strategy      workers segments chain   wall s  ideal s  bound s eff/ideal eff/bound CPU ms/seg loop ms/seg turnaround ms added ms/seg")
         }
         for strategy in strategyList! {
             let request = RenderRequest(prompt: "a red ball bounces on green grass", duration: duration, seed: 1, strategy: strategy)
@@ -111,6 +112,7 @@ struct FarmBench: AsyncParsableCommand {
                                           "bound_s": bound, "efficiency_ideal": ideal / run.wall, "efficiency_bound": bound / run.wall,
                                           "coordinator_cpu_ms_per_segment": run.cpu / segments * 1000, "join_s": run.join,
                                           "coordinator_turnaround_ms_mean": run.turnaround.meanSeconds * 1000,
+                                          "coordinator_loop_cpu_ms_per_segment": run.loopCPU / segments * 1000,
                                           "coordinator_turnaround_ms_max": run.turnaround.maxSeconds * 1000]
                 if let added { row["added_latency_ms_per_segment"] = added * 1000 }
                 rows.append(row)
@@ -118,7 +120,7 @@ struct FarmBench: AsyncParsableCommand {
                     print(column(strategy.rawValue, width: 13)
                           + String(format: "%8d%9d%6d%9.2f%9.2f%9.2f%9.1f%%%9.1f%%%11.2f", count, plan.segments.count, plan.criticalPath,
                                    run.wall, ideal, bound, 100 * ideal / run.wall, 100 * bound / run.wall, run.cpu / segments * 1000)
-                          + String(format: "%14.2f", run.turnaround.meanSeconds * 1000)
+                          + String(format: "%12.2f%14.2f", run.loopCPU / segments * 1000, run.turnaround.meanSeconds * 1000)
                           + (added.map { String(format: "%13.2f", $0 * 1000) } ?? String(repeating: " ", count: 12) + "—"))
                 }
             }
@@ -137,6 +139,8 @@ struct FarmBench: AsyncParsableCommand {
         var join: Double
         /// The coordinator's own share of each segment's latency (RESULT in → next TASKs out).
         var turnaround: ResultTurnaround
+        /// CPU of the coordinator's loop thread over the run (published ≤ 0.3 s after the end).
+        var loopCPU: Double
     }
 
     /// One film with `workers` benchmark-load worker processes.
@@ -188,6 +192,7 @@ struct FarmBench: AsyncParsableCommand {
         let join = Double(DispatchTime.now().uptimeNanoseconds - joinStart) / 1e9
 
         let cpuBefore = processCPUSeconds()
+        let loopBefore = coordinator.snapshot.loopCPUSeconds ?? 0
         let start = DispatchTime.now().uptimeNanoseconds
         let spec = JobSpec(request: request)
         do { _ = try await coordinator.submit(spec) } catch { throw UserError("\(error)") }
@@ -201,8 +206,9 @@ struct FarmBench: AsyncParsableCommand {
         // The last results' turnaround is recorded at the loop's next dispatch and published
         // within 0.1 s.
         try await Task.sleep(for: .milliseconds(300))
+        let after = coordinator.snapshot
         return Run(wall: Double(end - start) / 1e9, cpu: cpuAfter - cpuBefore, join: join,
-                   turnaround: coordinator.snapshot.turnaround ?? ResultTurnaround())
+                   turnaround: after.turnaround ?? ResultTurnaround(), loopCPU: (after.loopCPUSeconds ?? 0) - loopBefore)
     }
 
     /// Median seconds of a DEALER → ROUTER → DEALER round trip on loopback TCP, for a 16-byte

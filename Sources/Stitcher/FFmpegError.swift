@@ -9,6 +9,9 @@ public struct FFmpegError: Error, CustomStringConvertible, Equatable {
 
     public var description: String { "\(call) failed: \(message)" }
 
+    /// The call failed because the disk is full (AVERROR(ENOSPC)).
+    public var isOutOfSpace: Bool { code == reel_averror(ENOSPC) }
+
     init(code: Int32, call: String) {
         self.code = code
         self.call = call
