@@ -28,7 +28,7 @@ public final class Coordinator: Sendable {
         /// the journal and the sockets alone. Films of such jobs do not exist.
         public var assemblesFilms = true
         /// Benchmarking only: called on the coordinator's thread the moment a job's last segment is
-        /// stored (its argument is the job id), for timing without the snapshot's 0.1 s cadence.
+        /// stored (its argument is the job id), for timing without the snapshot's cadence (at most 4 a second).
         public var onSegmentsComplete: (@Sendable (String) -> Void)?
 
         public init(bind: String, stateDirectory: URL, settings: FarmSettings = FarmSettings(), curve: CurveServerSettings? = nil) {
@@ -446,10 +446,11 @@ public final class Coordinator: Sendable {
                 scheduler.tick()
                 let now = Date().timeIntervalSince(started)
                 // After a command, publish before its caller can ask about the result; otherwise
-                // at most 10 times a second when something changed (films being stitched count),
-                // and once a second regardless (heartbeat ages).
+                // at most 4 times a second when something changed (films being stitched count) —
+                // a snapshot lists every segment of every job, so more often costs the loop more
+                // than any reader gains — and once a second regardless (heartbeat ages).
                 let changed = scheduler.revision != publishedRevision || !assemblers.isEmpty
-                if !commands.isEmpty || (changed && now - lastPublish > 0.1) || now - lastPublish >= 1 {
+                if !commands.isEmpty || (changed && now - lastPublish >= 0.25) || now - lastPublish >= 1 {
                     lastPublish = now
                     publishedRevision = scheduler.revision
                     publish()

@@ -94,11 +94,12 @@ final class LiveJob {
     }
 
     func status(attempts: [String: LiveAttempt], framesWritten: Int, filmReady: Bool, now: Double) -> JobStatus {
-        var levels: [LevelProgress] = []
-        for level in 0..<plan.levels {
-            let tasks = plan.segments.filter { $0.level == level }
-            levels.append(LevelProgress(level: level, stride: tasks.first?.stride ?? 1,
-                                        done: tasks.filter { segments[$0.id]?.state == .done }.count, total: tasks.count))
+        // One pass over the plan for every level's counts.
+        var levels = (0..<plan.levels).map { LevelProgress(level: $0, stride: 1, done: 0, total: 0) }
+        for task in plan.segments where levels.indices.contains(task.level) {
+            if levels[task.level].total == 0 { levels[task.level].stride = task.stride }
+            levels[task.level].total += 1
+            if segments[task.id]?.state == .done { levels[task.level].done += 1 }
         }
         var eta: Double?
         if let firstDone, doneCount > 0, doneCount < plan.segments.count, !record.state.isFinal {

@@ -204,8 +204,8 @@ struct FarmBench: AsyncParsableCommand {
         }
         for process in processes { kill(process.processIdentifier, SIGTERM) }
         // The last results' turnaround is recorded at the loop's next dispatch and published
-        // within 0.1 s.
-        try await Task.sleep(for: .milliseconds(300))
+        // within 0.25 s.
+        try await Task.sleep(for: .milliseconds(400))
         let after = coordinator.snapshot
         return Run(wall: Double(end - start) / 1e9, cpu: cpuAfter - cpuBefore, join: join,
                    turnaround: after.turnaround ?? ResultTurnaround(), loopCPU: (after.loopCPUSeconds ?? 0) - loopBefore)
