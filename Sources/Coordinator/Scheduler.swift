@@ -534,12 +534,18 @@ public final class Scheduler {
     /// Starts a journaled attempt: live state, then the TASK.
     private func launch(_ start: PlannedStart, now: Double) {
         let (job, task, identity, id) = (start.job, start.task, start.identity, start.record.id)
-        guard let worker = workers[identity] else { return }
         job.segments[task.id]?.state = .leased
         job.segments[task.id]?.attempts = start.number
         job.segments[task.id]?.attempt = id
-        attempts[id] = LiveAttempt(id: id, job: job.record.id, segment: task.id, worker: identity, workerName: worker.ready.worker,
-                                   started: now, deadline: now + settings.lease, orphanUntil: nil)
+        let present = workers[identity] != nil
+        attempts[id] = LiveAttempt(id: id, job: job.record.id, segment: task.id, worker: present ? identity : nil,
+                                   workerName: start.record.worker, started: now, deadline: now + settings.lease, orphanUntil: nil)
+        guard let worker = workers[identity] else {
+            // A send to this worker failed earlier in the same dispatch and removed it: the
+            // journaled attempt is closed as lost and the segment goes back to the queue.
+            lose(attempt: id, reason: "worker \(start.record.worker) went away before its task was sent")
+            return
+        }
         workers[identity]?.attempts.insert(id)
         if job.record.state == .queued { setState(job, .running) }
         let spec = job.record.spec

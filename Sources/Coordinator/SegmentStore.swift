@@ -34,7 +34,7 @@ public struct SegmentStore: Sendable {
         // would otherwise land on the first results' critical path.
         for prefix in 0..<256 {
             let name = String(format: "%02x", prefix)
-            if mkdirat(root.descriptor, name, 0o755) != 0 && errno != EEXIST { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            if mkdirat(root.descriptor, name, 0o755) != 0 && errno != EEXIST { throw lastPOSIXError() }
         }
     }
 
@@ -69,7 +69,7 @@ public struct SegmentStore: Sendable {
         if case .immediate = durability { immediate = true } else { immediate = false }
         do {
             try writeFile(temporary, folder: folder, bytes, flush: immediate)
-            guard renameat(root.descriptor, temporary, root.descriptor, name) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            guard renameat(root.descriptor, temporary, root.descriptor, name) == 0 else { throw lastPOSIXError() }
         } catch {
             unlinkat(root.descriptor, temporary, 0)
             throw error
@@ -91,14 +91,14 @@ public struct SegmentStore: Sendable {
     }
 
     /// Writes `bytes` to the new file `path` (relative to the store), creating its fan-out folder
-    /// the first time.
+    /// again if someone removed it.
     private func writeFile(_ path: String, folder: String, _ bytes: [UInt8], flush: Bool) throws {
         var fd = openat(root.descriptor, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 && errno == ENOENT {
-            if mkdirat(root.descriptor, folder, 0o755) != 0 && errno != EEXIST { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            if mkdirat(root.descriptor, folder, 0o755) != 0 && errno != EEXIST { throw lastPOSIXError() }
             fd = openat(root.descriptor, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         }
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        guard fd >= 0 else { throw lastPOSIXError() }
         defer { close(fd) }
         try bytes.withUnsafeBytes { raw in
             var offset = 0
@@ -106,12 +106,12 @@ public struct SegmentStore: Sendable {
                 let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+                    throw lastPOSIXError()
                 }
                 offset += n
             }
         }
-        if flush && fsync(fd) != 0 { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        if flush && fsync(fd) != 0 { throw lastPOSIXError() }
     }
 
     /// Makes a rename inside `folder` durable.
@@ -121,13 +121,16 @@ public struct SegmentStore: Sendable {
     }
 }
 
+/// `errno` as a thrown error.
+private func lastPOSIXError() -> POSIXError { POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+
 /// An open folder, for `openat`/`renameat` relative to it; closed with its last reference.
 final class DirectoryHandle: Sendable {
     let descriptor: Int32
 
     init(path: String) throws {
         descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        guard descriptor >= 0 else { throw lastPOSIXError() }
     }
 
     deinit { close(descriptor) }
