@@ -8,8 +8,7 @@ import Tensors
 /// Whether `error` says the disk is full (FFmpeg, POSIX or Foundation file errors).
 func isOutOfSpace(_ error: any Error) -> Bool {
     if let ffmpeg = error as? FFmpegError { return ffmpeg.isOutOfSpace }
-    if let posix = error as? POSIXError { return posix.code == .ENOSPC }
-    return describeStorageError(error) == "no space left on device"
+    return storagePOSIXCode(error) == .ENOSPC
 }
 
 /// Streams one job's film while its final-level segments arrive: reads each from the segment store,

@@ -65,6 +65,13 @@ final class LiveJob {
         }
     }
 
+    /// Back to the queue: ready, no attempt.
+    func requeue(_ id: String) {
+        segments[id]?.state = .ready
+        segments[id]?.attempt = nil
+        readySet.insert(id)
+    }
+
     func markDone(_ id: String, digest: String, seconds: Double, worker: String, ready: [String]) {
         guard segments[id]?.state != .done else { return }
         segments[id]?.state = .done

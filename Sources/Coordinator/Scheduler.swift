@@ -40,8 +40,7 @@ public final class Scheduler {
     private var anchorCache = AnchorCache(capacity: 64)
     /// Results verified and stored this loop turn, waiting for `commitResults`.
     private var handedIn: [HandedIn] = []
-    /// When the message being handled arrived; when each result committed this turn arrived.
-    private var received = 0.0
+    /// When each result committed this turn arrived (for its turnaround).
     private var awaitingDispatch: [Double] = []
     private var turnaround = ResultTurnaround()
     /// Bumped by every change a snapshot would show (heartbeats alone do not count).
@@ -149,16 +148,12 @@ public final class Scheduler {
         }
         try journal.retry(job: id)
         for (segmentID, segment) in job.segments where segment.state == .failed {
-            job.segments[segmentID]?.state = .ready
             job.segments[segmentID]?.failures = []
-            job.segments[segmentID]?.attempt = nil
-            job.readySet.insert(segmentID)
+            job.requeue(segmentID)
         }
         // Segments whose attempts were dropped when the job failed go back to the queue too.
         for (segmentID, segment) in job.segments where segment.state == .leased && segment.attempt.map({ attempts[$0] == nil }) ?? true {
-            job.segments[segmentID]?.state = .ready
-            job.segments[segmentID]?.attempt = nil
-            job.readySet.insert(segmentID)
+            job.requeue(segmentID)
         }
         revision += 1
         job.workerFailures = [:]
@@ -209,13 +204,12 @@ public final class Scheduler {
         }
         let now = clock()
         workers[identity]?.lastSeen = now
-        received = now
         if case .heartbeat = message {} else { revision += 1 }
         switch message {
         case .ready(let ready): register(identity: identity, ready: ready, now: now)
         case .heartbeat(let beat): heartbeat(identity: identity, beat: beat, now: now)
         case .progress(let progress): self.progress(progress, from: identity, now: now)
-        case .result(let result, let latents): self.result(result, latents: latents, from: identity)
+        case .result(let result, let latents): self.result(result, latents: latents, from: identity, now: now)
         case .failed(let failure): failed(failure, from: identity)
         case .disconnect(let bye): disconnect(identity: identity, bye: bye)
         case .task:
@@ -286,7 +280,7 @@ public final class Scheduler {
         attempts[progress.attempt]?.steps = progress.steps
     }
 
-    private func result(_ result: SegmentResult, latents: [Float], from identity: [UInt8]) {
+    private func result(_ result: SegmentResult, latents: [Float], from identity: [UInt8], now: Double) {
         guard let attempt = attempts[result.attempt], attempt.job == result.job, attempt.segment == result.segment,
               let job = jobs[result.job], let segment = job.segments[result.segment], segment.attempt == result.attempt,
               segment.state == .leased else {
@@ -322,12 +316,12 @@ public final class Scheduler {
         // before anything that depends on it is dispatched.
         // The RESULT reports the last steps (workers send no PROGRESS for the final step).
         if let last = attempt.lastProgress, let steps = attempt.steps, steps > last.step {
-            metrics?.stepSeconds.record((received - last.time) / Double(steps - last.step))
+            metrics?.stepSeconds.record((now - last.time) / Double(steps - last.step))
         }
         attempts[attempt.id] = nil
         if let w = attempt.worker { workers[w]?.attempts.remove(attempt.id) }
         handedIn.append(HandedIn(attempt: attempt, task: task, digest: digest, latents: latents,
-                                 seconds: Double(result.computeMilliseconds) / 1000, received: received))
+                                 seconds: Double(result.computeMilliseconds) / 1000, received: now))
     }
 
     /// Group commit: journals every result handed in since the last call in one transaction, then
@@ -356,9 +350,7 @@ public final class Scheduler {
             // and their jobs pause until the state directory takes writes again.
             for item in batch {
                 guard let job = jobs[item.attempt.job] else { continue }
-                job.segments[item.task.id]?.state = .ready
-                job.segments[item.task.id]?.attempt = nil
-                job.readySet.insert(item.task.id)
+                job.requeue(item.task.id)
                 metrics?.attemptsRequeued.increment()
                 pause(job, reason: "cannot write the journal (\(describeStorageError(error))); free disk space and the job continues")
             }
@@ -625,9 +617,7 @@ public final class Scheduler {
             try journal.end(attempt: id, job: job.record.id, segment: segment.task.id, as: .lost, error: reason,
                             segmentState: .ready, failures: segment.failures)
         } catch { logger.error("journal write failed", metadata: ["attempt": "\(id)", "error": "\(error)"]) }
-        job.segments[segment.task.id]?.state = .ready
-        job.segments[segment.task.id]?.attempt = nil
-        job.readySet.insert(segment.task.id)
+        job.requeue(segment.task.id)
         metrics?.attemptsRequeued.increment()
         logger.info("attempt requeued", metadata: ["job": "\(job.record.id)", "segment": "\(segment.task.id)", "attempt": "\(id)", "reason": "\(reason)"])
     }
@@ -798,11 +788,16 @@ struct AnchorCache {
 
 /// A storage error in a few words: "no space left on device" rather than a Foundation error dump.
 func describeStorageError(_ error: any Error) -> String {
+    if let code = storagePOSIXCode(error) { return String(cString: strerror(code.rawValue)).lowercased() }
+    return "\(error)"
+}
+
+/// The POSIX error behind a storage error, if any: Foundation wraps it, and reports a full disk
+/// as its own out-of-space code.
+func storagePOSIXCode(_ error: any Error) -> POSIXErrorCode? {
     let ns = error as NSError
     let underlying = (ns.userInfo[NSUnderlyingErrorKey] as? NSError) ?? ns
-    if underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
-        return String(cString: strerror(code.rawValue)).lowercased()
-    }
-    if ns.domain == NSCocoaErrorDomain && ns.code == NSFileWriteOutOfSpaceError { return "no space left on device" }
-    return "\(error)"
+    if underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code)) { return code }
+    if ns.domain == NSCocoaErrorDomain && ns.code == NSFileWriteOutOfSpaceError { return .ENOSPC }
+    return nil
 }

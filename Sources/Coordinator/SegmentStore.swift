@@ -38,11 +38,7 @@ public struct SegmentStore: Sendable {
         }
     }
 
-    public static func digest(_ bytes: [UInt8]) -> String {
-        var hash = SHA256()
-        hash.update(bytes)
-        return hash.finalizeHex()
-    }
+    public static func digest(_ bytes: [UInt8]) -> String { SHA256.hex(bytes) }
 
     private func url(of digest: String) -> URL {
         directory.appendingPathComponent(String(digest.prefix(2))).appendingPathComponent(digest)

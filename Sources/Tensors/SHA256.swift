@@ -7,9 +7,6 @@ public struct SHA256: Sendable {
     /// forces the plain C rounds (tests compare the two).
     public enum Implementation: Sendable { case automatic, portable }
 
-    /// True when this CPU hashes with the SHA extensions.
-    public static let hardwareAccelerated = reel_sha256_hardware() != 0
-
     private let implementation: Implementation
     private var state: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,

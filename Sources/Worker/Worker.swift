@@ -226,10 +226,8 @@ public final class Worker: Sendable {
                     }
                 }
                 let bytes = latents.littleEndianBytes
-                var hash = SHA256()
-                hash.update(bytes)
                 let result = SegmentResult(attempt: task.attempt, job: task.job, segment: task.segment, frames: task.frames,
-                                           frameShape: task.frameShape, sha256: hash.finalizeHex(),
+                                           frameShape: task.frameShape, sha256: SHA256.hex(bytes),
                                            computeMilliseconds: Int(Date().timeIntervalSince(started) * 1000))
                 outbox.withLock { $0.append(.result(result, latents: latents)) }
                 finishedCount.add(1, ordering: .relaxed)

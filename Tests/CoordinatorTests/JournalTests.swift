@@ -90,6 +90,18 @@ func temporaryDirectory(_ name: String) -> URL {
         #expect(throws: SegmentStoreError.corrupt(digest)) { try store.get(digest) }
         #expect(throws: SegmentStoreError.missing(String(repeating: "0", count: 64))) { try store.get(String(repeating: "0", count: 64)) }
     }
+
+    @Test func aFullDiskIsRecognisedWhateverWrapsIt() {
+        // The store throws POSIXError; Foundation file calls wrap errno in NSError or report their own code.
+        let wrapped = NSError(domain: NSCocoaErrorDomain, code: NSFileWriteUnknownError,
+                              userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC))])
+        for error: any Error in [POSIXError(.ENOSPC), wrapped, CocoaError(.fileWriteOutOfSpace)] {
+            #expect(isOutOfSpace(error), "\(error)")
+            #expect(describeStorageError(error) == "no space left on device", "\(error)")
+        }
+        #expect(!isOutOfSpace(POSIXError(.EACCES)))
+        #expect(describeStorageError(POSIXError(.EACCES)) == "permission denied")
+    }
 }
 
 @Suite struct JobSpecTests {
