@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Wire", "Denoiser", "Models", "Tensors",
+                "Wire", "Denoiser", "Models", "Stitcher", "Tensors",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -4,6 +4,7 @@ import Models
 import Planner
 import Stitcher
 import Synchronization
+import Tensors
 import Wire
 
 /// The farm's coordinator: a ZeroMQ ROUTER that workers connect to, the scheduler, the journal,
@@ -72,6 +73,19 @@ public final class Coordinator: Sendable {
         case cancel(String, @Sendable (Result<Void, JobSpecError>) -> Void)
         case retry(String, @Sendable (Result<Void, JobSpecError>) -> Void)
         case stitched(String, FilmAssembler.Outcome)
+        case decode(job: String, latents: [Float], frames: Int, PendingFrames)
+    }
+
+    /// A job's film batches, decoded by the farm's workers: each batch becomes a command for the loop.
+    private struct FarmFrameDecoder: RemoteFrameDecoder {
+        let job: String
+        let coordinator: Coordinator
+
+        func submit(_ latents: Tensor) -> PendingFrames {
+            let pending = PendingFrames()
+            coordinator.post(.decode(job: job, latents: latents.scalars, frames: latents.shape[0], pending))
+            return pending
+        }
     }
 
     public init(configuration: Configuration, model: ReelTinyModel, logger: Logger = Logger(label: "reel.coordinator")) {
@@ -209,11 +223,16 @@ public final class Coordinator: Sendable {
         _ = context
     }
 
-    /// The ROUTER's ZMQ_MAXMSGSIZE: a RESULT of one full window of latents plus 16 KiB for the
-    /// frames before it. Workers send nothing bigger: READY lists at most 64 models, HEARTBEAT at
-    /// most 64 attempt ids, FAILED at most 4,096 bytes of error (ProtocolLimits).
+    /// The ROUTER's ZMQ_MAXMSGSIZE: the larger of a RESULT of one full window of latents and a
+    /// FRAMES of one window's worth of pictures (the stitcher's decode batches are smaller), plus
+    /// 16 KiB for the frames before the payload. Workers send nothing bigger: READY lists at most 64
+    /// models, HEARTBEAT at most 64 attempt ids, FAILED at most 4,096 bytes of error (ProtocolLimits).
+    /// A bigger message makes ZeroMQ drop the worker's connection.
     static func largestMessageBytes(for model: ReelTinyModel) -> Int {
-        model.config.dit.frames * model.latentFrameShape.reduce(1, *) * MemoryLayout<Float>.size + 16 << 10
+        let window = model.config.dit.frames
+        let result = window * model.latentFrameShape.reduce(1, *) * MemoryLayout<Float>.size
+        let pictures = window * model.config.video.width * model.config.video.height * 3
+        return max(result, pictures) + 16 << 10
     }
 
     /// Stops the loop (open attempts stay in the journal for the next start) and waits for it.
@@ -310,6 +329,7 @@ public final class Coordinator: Sendable {
             }
             scheduler.onJobEnded = { [unowned self] job in
                 assemblers.removeValue(forKey: job.record.id)?.cancel()
+                scheduler.dropDecodes(job: job.record.id)
             }
             scheduler.onJobResumed = { [unowned self] job in
                 // A film stopped by a full disk starts again from the stored segments.
@@ -348,8 +368,10 @@ public final class Coordinator: Sendable {
             }
             let video = coordinator.model.config.video
             let coordinator = self.coordinator
+            let settings = coordinator.configuration.settings
             let assembler = FilmAssembler(
                 job: id, spec: job.record.spec, plan: job.plan, directory: directory, store: store, decoder: coordinator.model.vae,
+                remote: settings.decodeOnWorkers ? (FarmFrameDecoder(job: id, coordinator: coordinator), settings.decodeTimeout) : nil,
                 frameShape: coordinator.model.latentFrameShape, pixelSize: (video.width, video.height), soundtrack: soundtrack,
                 completion: { outcome in coordinator.post(.stitched(id, outcome)) })
             assemblers[id] = assembler
@@ -435,12 +457,16 @@ public final class Coordinator: Sendable {
                             scheduler.finishJob(id, error: nil)
                         case .failed(let error):
                             assemblers[id] = nil
+                            scheduler.dropDecodes(job: id)
                             scheduler.finishJob(id, error: error)
                         case .outOfSpace(let error):
                             // The film starts again from the stored segments once the job resumes.
                             assemblers[id] = nil
+                            scheduler.dropDecodes(job: id)
                             scheduler.pauseForStorage(id, reason: "\(error); free disk space and the film is written again")
                         }
+                    case .decode(let job, let latents, let frames, let pending):
+                        scheduler.enqueueDecode(job: job, latents: latents, frames: frames, pending: pending)
                     }
                 }
                 scheduler.tick()

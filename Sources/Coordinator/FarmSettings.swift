@@ -14,6 +14,11 @@ public struct FarmSettings: Sendable, Equatable, Codable {
     public var workerFailureLimit: Int = 3
     /// Jobs waiting or running at once; further submissions are refused until some finish.
     public var maxQueuedJobs: Int = 64
+    /// Whether films' VAE decode is farmed out to the workers (DECODE/FRAMES) rather than run on
+    /// the coordinator's stitcher thread.
+    public var decodeOnWorkers = true
+    /// Seconds the stitcher waits for a farmed-out batch before decoding it itself.
+    public var decodeTimeout: Double = 20
 
     public init() {}
 

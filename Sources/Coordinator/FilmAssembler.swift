@@ -31,8 +31,13 @@ final class FilmAssembler: Sendable {
         var cancelled = false
     }
 
+    private let locallyDecoded = Atomic<Int>(0)
+
     /// Output frames encoded so far.
     var framesWritten: Int { progress.load(ordering: .relaxed) }
+
+    /// Batches the stitcher decoded itself although workers were asked (known once the film ends).
+    var batchesDecodedLocally: Int { locallyDecoded.load(ordering: .relaxed) }
 
     /// Frames per second of the stitcher's own work so far (blend + VAE decode + encode), nil before any.
     var framesPerSecond: Double? {
@@ -60,13 +65,15 @@ final class FilmAssembler: Sendable {
     }
 
     /// Starts the thread; `completion` is called exactly once unless cancelled.
+    /// Batches go to `remote` (with its timeout in seconds) when given; `decoder` decodes the rest.
     init(job: String, spec: JobSpec, plan: SegmentPlan, directory: URL, store: SegmentStore, decoder: any LatentFrameDecoder,
-         frameShape: [Int], pixelSize: (width: Int, height: Int), soundtrack: URL?, completion: @escaping @Sendable (Outcome) -> Void) {
+         remote: (decoder: any RemoteFrameDecoder, timeout: Double)?, frameShape: [Int], pixelSize: (width: Int, height: Int),
+         soundtrack: URL?, completion: @escaping @Sendable (Outcome) -> Void) {
         self.job = job
         self.film = directory.appendingPathComponent("film.mp4")
         self.preview = directory.appendingPathComponent("preview.mp4")
         let thread = Thread { [self] in
-            let outcome = self.run(spec: spec, plan: plan, store: store, decoder: decoder, frameShape: frameShape,
+            let outcome = self.run(spec: spec, plan: plan, store: store, decoder: decoder, remote: remote, frameShape: frameShape,
                                    pixelSize: pixelSize, soundtrack: soundtrack)
             if !self.inbox.withLock({ $0.cancelled }) { completion(outcome) }
         }
@@ -90,7 +97,8 @@ final class FilmAssembler: Sendable {
         wake.signal()
     }
 
-    private func run(spec: JobSpec, plan: SegmentPlan, store: SegmentStore, decoder: any LatentFrameDecoder, frameShape: [Int],
+    private func run(spec: JobSpec, plan: SegmentPlan, store: SegmentStore, decoder: any LatentFrameDecoder,
+                     remote: (decoder: any RemoteFrameDecoder, timeout: Double)?, frameShape: [Int],
                      pixelSize: (width: Int, height: Int), soundtrack: URL?) -> Outcome {
         let interpolation = spec.fps / plan.geometry.fps
         let outputFrames = plan.totalFrames * interpolation
@@ -115,6 +123,11 @@ final class FilmAssembler: Sendable {
             let stitcher = try FilmStitcher(plan: plan.stitchSpans, totalFrames: plan.totalFrames, frameShape: frameShape,
                                             blender: LatentBlender(ramp: spec.blend, adainStrength: spec.adain), decoder: decoder, writer: writer)
             stitcher.interpolation = interpolation
+            if let remote {
+                stitcher.remote = remote.decoder
+                stitcher.remoteTimeout = remote.timeout
+            }
+            defer { locallyDecoded.store(stitcher.batchesDecodedLocally, ordering: .relaxed) }
             let frameSize = frameShape.reduce(1, *)
             while true {
                 wake.wait()

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Planner
+import Stitcher
 import Wire
 
 /// The farm's scheduling state machine: jobs → segments → attempts → workers.
@@ -38,6 +39,8 @@ public final class Scheduler {
     private var nextJobSeq: Int
     private var lastHeartbeat = -Double.infinity
     private var anchorCache = AnchorCache(capacity: 64)
+    /// Films' decode batches on their way to and from workers.
+    private(set) var decodes: DecodeRouter
     /// Results verified and stored this loop turn, waiting for `commitResults`.
     private var handedIn: [HandedIn] = []
     /// When each result committed this turn arrived (for its turnaround).
@@ -68,6 +71,7 @@ public final class Scheduler {
         self.logger = logger
         self.clock = clock
         self.send = send
+        self.decodes = DecodeRouter(giveUpAfter: 2 * settings.decodeTimeout)
         self.nextJobSeq = try journal.lastJobSeq() + 1
     }
 
@@ -212,10 +216,32 @@ public final class Scheduler {
         case .result(let result, let latents): self.result(result, latents: latents, from: identity, now: now)
         case .failed(let failure): failed(failure, from: identity)
         case .disconnect(let bye): disconnect(identity: identity, bye: bye)
-        case .task:
+        case .frames(let frames, let pixels):
+            if !decodes.arrived(frames, pixels: pixels, from: identity) { staleMessages += 1 }
+        case .task, .decode:
             malformedMessages += 1
-            logger.warning("a worker sent TASK, which only the coordinator sends; dropped", metadata: ["from": "\(hex(identity))"])
+            logger.warning("a worker sent \(message.type.rawValue), which only the coordinator sends; dropped", metadata: ["from": "\(hex(identity))"])
         }
+    }
+
+    // MARK: Decoding films on workers
+
+    /// Queues one film batch for a worker's VAE (see `DecodeRouter`).
+    func enqueueDecode(job: String, latents: [Float], frames: Int, pending: PendingFrames) {
+        guard jobs[job] != nil else { pending.fulfil(nil); return }
+        decodes.enqueue(job: job, frames: frames, latents: latents, pending: pending)
+    }
+
+    /// Forgets a job's decode batches (its film ended or stopped); their waiters get nil.
+    func dropDecodes(job: String) { decodes.drop(job: job) }
+
+    /// Sends waiting decode batches to live workers of this farm's model, in a fixed order.
+    private func dispatchDecodes(now: Double) {
+        decodes.expire(now: now)
+        guard decodes.waiting > 0 else { return }
+        let order = workers.values.filter { !$0.draining && $0.ready.models.contains("reel-tiny") }
+            .map(\.identity).sorted { $0.lexicographicallyPrecedes($1) }
+        decodes.dispatch(to: order, model: "reel-tiny", frameShape: frameShape, now: now, send: send)
     }
 
     private func register(identity: [UInt8], ready: Ready, now: Double) {
@@ -375,6 +401,10 @@ public final class Scheduler {
     }
 
     private func failed(_ failure: Failure, from identity: [UInt8]) {
+        if decodes.failed(failure.attempt, from: identity) {
+            logger.info("a worker could not decode a film batch; the stitcher decodes it", metadata: ["decode": "\(failure.attempt)", "error": "\(failure.error)"])
+            return
+        }
         guard let attempt = attempts[failure.attempt] else {
             staleMessages += 1
             workers[identity]?.lingering.remove(failure.attempt)
@@ -418,6 +448,7 @@ public final class Scheduler {
             dispatchedRevision = revision
             lastDispatch = now
         }
+        if decodes.waiting > 0 || decodes.outstanding > 0 { dispatchDecodes(now: now) }
     }
 
     private func housekeeping(now: Double) {
@@ -643,6 +674,7 @@ public final class Scheduler {
         guard let worker = workers.removeValue(forKey: identity) else { return }
         logger.log(level: voluntary ? .info : .warning, "worker removed", metadata: ["worker": "\(worker.ready.worker)", "reason": "\(reason)"])
         for id in worker.attempts.sorted() { lose(attempt: id, reason: reason) }
+        decodes.workerLost(identity)
     }
 
     private func failJob(_ job: LiveJob, error: String) {

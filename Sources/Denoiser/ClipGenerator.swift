@@ -54,7 +54,7 @@ public struct ClipGenerator: Sendable {
                         level: Int = 0, settings: SamplerSettings, progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
         let dit = model.dit
         let frames = (0..<dit.windowFrames).map { startFrame + $0 * stride }
-        let noise = NoiseField(seed: seed).window(frames: frames, level: level, frameShape: dit.frameShape)
+        let noise = NoiseField(seed: seed, sharedFraction: model.config.noiseSharedFraction).window(frames: frames, level: level, frameShape: dit.frameShape)
         let conditioning = WindowConditioning(text: text, stride: stride, anchors: anchors, mask: mask)
         return FlowMatchSampler(settings: settings).sample(model: dit, noise: [noise], conditioning: [conditioning], progress: progress)[0]
     }

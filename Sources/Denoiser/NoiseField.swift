@@ -6,10 +6,21 @@ import Tensors
 /// Counter-based: each element's two uniforms come from hashing its coordinates (SplitMix64
 /// finaliser), then Box–Muller gives a standard normal. No state, so any machine computes the same
 /// noise for a frame in any order, and overlapping segments start from identical noise.
+///
+/// With a shared fraction f > 0 (the model's `noise.shared_fraction`), a frame's noise is
+/// `sqrt(f)·shared + sqrt(1 − f)·own`, where `shared` is one draw per (seed, level) for the whole
+/// film: still unit variance per element and still a pure function of the coordinates, but frames
+/// are correlated the way the DiT saw in training, so the noise does not suggest a different
+/// subject position in every frame.
 public struct NoiseField: Sendable, Equatable {
     public let seed: UInt64
+    public let sharedFraction: Float
 
-    public init(seed: UInt64) { self.seed = seed }
+    public init(seed: UInt64, sharedFraction: Float = 0) {
+        precondition((0..<1).contains(sharedFraction), "the shared fraction of the noise must be in [0, 1)")
+        self.seed = seed
+        self.sharedFraction = sharedFraction
+    }
 
     @inline(__always)
     static func mix(_ value: UInt64) -> UInt64 {
@@ -23,11 +34,21 @@ public struct NoiseField: Sendable, Equatable {
     public func frame(_ frame: Int, level: Int, count: Int) -> [Float] {
         let key = Self.mix(Self.mix(seed ^ 0x5EED_5EED) ^ UInt64(bitPattern: Int64(frame)) &* 0xD1B5_4A32_D192_ED03
                            ^ UInt64(level) &* 0x8CB9_2BA7_2F3D_8DD7)
+        let own = Self.normals(key: key, count: count)
+        guard sharedFraction > 0 else { return own }
+        let shared = Self.normals(key: Self.mix(Self.mix(seed ^ 0x5A4E_D000) ^ UInt64(level) &* 0x8CB9_2BA7_2F3D_8DD7),
+                                  count: count)
+        let a = sharedFraction.squareRoot(), b = (1 - sharedFraction).squareRoot()
+        return zip(shared, own).map { a * $0 + b * $1 }
+    }
+
+    /// `count` standard normals from a counter-based stream keyed by `key`.
+    private static func normals(key: UInt64, count: Int) -> [Float] {
         var out = [Float](repeating: 0, count: count)
         var i = 0
         var counter: UInt64 = 0
         while i < count {
-            let bits = Self.mix(key ^ Self.mix(counter))
+            let bits = mix(key ^ mix(counter))
             counter += 1
             // Two 26-bit uniforms in (0, 1] and [0, 1).
             let u1 = (Double(bits >> 38) + 1) / Double(1 << 26)

@@ -23,6 +23,8 @@ struct FarmTimingOptions: ParsableArguments {
     @Option(help: "Failed attempts of one segment that fail its job (each error is reported).")
     var maxFailures = 3
 
+    @OptionGroup var decode: DecodeOptions
+
     func validate() throws {
         guard heartbeat >= 0.05, heartbeat <= 60 else { throw ValidationError("--heartbeat must be between 0.05 and 60 seconds") }
         guard (2...100).contains(liveness) else { throw ValidationError("--liveness must be between 2 and 100") }
@@ -37,7 +39,29 @@ struct FarmTimingOptions: ParsableArguments {
         s.lease = lease
         s.maxFailures = maxFailures
         s.workerFailureLimit = maxFailures
+        decode.apply(to: &s)
         return s
+    }
+}
+
+/// Where a film's VAE decode runs (`reel coordinator` and `reel render`).
+struct DecodeOptions: ParsableArguments {
+    enum Site: String, ExpressibleByArgument, CaseIterable { case workers, coordinator }
+
+    @Option(help: ArgumentHelp("Where films are decoded from latents to pictures: workers (batches of 8 frames go to the farm's workers, so the stitcher only blends and encodes) or coordinator (the stitcher decodes them itself).",
+                               valueName: "workers|coordinator"))
+    var decodeOn: Site = .workers
+
+    @Option(help: "Seconds the stitcher waits for a batch a worker decodes before decoding it itself.")
+    var decodeTimeout = 20.0
+
+    func validate() throws {
+        guard decodeTimeout >= 0.1, decodeTimeout <= 3600 else { throw ValidationError("--decode-timeout must be between 0.1 and 3600 seconds") }
+    }
+
+    func apply(to settings: inout FarmSettings) {
+        settings.decodeOnWorkers = decodeOn == .workers
+        settings.decodeTimeout = decodeTimeout
     }
 }
 
@@ -315,6 +339,8 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(help: "State directory to keep (and resume from); default: a temporary one, removed afterwards.")
     var state: String?
 
+    @OptionGroup var decode: DecodeOptions
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .warning
 
@@ -345,8 +371,10 @@ struct RenderCommand: AsyncParsableCommand {
         let stateURL = state.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-render-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         defer { if temporary { try? FileManager.default.removeItem(at: stateURL) } }
-        let coordinator = Coordinator(configuration: .init(bind: "tcp://127.0.0.1:*", stateDirectory: stateURL), model: generator.model,
-                                      logger: Logger(label: "reel.coordinator"))
+        var settings = FarmSettings()
+        decode.apply(to: &settings)
+        let coordinator = Coordinator(configuration: .init(bind: "tcp://127.0.0.1:*", stateDirectory: stateURL, settings: settings),
+                                      model: generator.model, logger: Logger(label: "reel.coordinator"))
         do { try coordinator.start() } catch let error as CoordinatorError { throw UserError(error.description) }
         defer { coordinator.stop() }
         guard let endpoint = coordinator.boundEndpoint else { throw UserError("the coordinator did not report its endpoint") }

@@ -31,6 +31,9 @@ struct StitcherBench: ParsableCommand {
     @Flag(help: "Skip the raw-encoder comparison (it keeps decoded frames in memory).")
     var skipRaw = false
 
+    @Flag(help: ArgumentHelp("Also time the stitcher with its decode farmed out: the pictures of each batch are decoded in an untimed first pass and handed back the way workers' FRAMES are, so the timed pass is the stitcher's own work (blend + encode) — what it costs when the farm decodes."))
+    var decodeElsewhere = false
+
     func run() throws {
         let model: ReelTinyModel
         do { model = try ReelTinyModel() } catch { throw UserError(error.description) }
@@ -52,30 +55,47 @@ struct StitcherBench: ParsableCommand {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let settings = EncoderSettings(crf: 18, preset: preset, outputSize: FrameSize(width: parts[0], height: parts[1]))
-        let writer = try MP4Writer(url: dir.appendingPathComponent("film.mp4"), width: 64, height: 64, framesPerSecond: fps, settings: settings)
-        let stitcher = try FilmStitcher(plan: plan, totalFrames: total, frameShape: shape, blender: LatentBlender(ramp: ramp),
-                                        decoder: model.vae, writer: writer)
-        let bar = ProgressBar(label: "stitching", total: total)
-        let begin = DispatchTime.now().uptimeNanoseconds
-        var maxHeld = 0
-        for (id, span) in plan.sorted(by: { $0.value.lowerBound < $1.value.lowerBound }) {
-            let perFrame = shape.reduce(1, *)
-            var values = [Float](repeating: 0, count: span.count * perFrame)
-            for (k, f) in span.enumerated() {
-                for i in 0..<perFrame {
-                    let c = Float(i / 64), y = Float((i / 8) % 8), x = Float(i % 8)
-                    values[k * perFrame + i] = sinf(0.07 * Float(f) + c + 0.5 * x) * cosf(0.3 * y + 0.05 * Float(f))
+        let segments = plan.sorted(by: { $0.value.lowerBound < $1.value.lowerBound })
+        /// Streams the whole film through a fresh stitcher; returns its wall seconds and most segments held.
+        func stitch(to name: String, remote: (any RemoteFrameDecoder)?, label: String) throws -> (seconds: Double, maxHeld: Int) {
+            let writer = try MP4Writer(url: dir.appendingPathComponent(name), width: 64, height: 64, framesPerSecond: fps, settings: settings)
+            let stitcher = try FilmStitcher(plan: plan, totalFrames: total, frameShape: shape, blender: LatentBlender(ramp: ramp),
+                                            decoder: model.vae, writer: writer)
+            stitcher.remote = remote
+            let bar = ProgressBar(label: label, total: total)
+            let begin = DispatchTime.now().uptimeNanoseconds
+            var maxHeld = 0
+            for (id, span) in segments {
+                let perFrame = shape.reduce(1, *)
+                var values = [Float](repeating: 0, count: span.count * perFrame)
+                for (k, f) in span.enumerated() {
+                    for i in 0..<perFrame {
+                        let c = Float(i / 64), y = Float((i / 8) % 8), x = Float(i % 8)
+                        values[k * perFrame + i] = sinf(0.07 * Float(f) + c + 0.5 * x) * cosf(0.3 * y + 0.05 * Float(f))
+                    }
                 }
+                try stitcher.add(SegmentLatents(id: id, start: span.lowerBound, frames: span.count, frameShape: shape, values: values))
+                maxHeld = max(maxHeld, stitcher.heldSegments)
+                bar.update(stitcher.framesWritten)
             }
-            try stitcher.add(SegmentLatents(id: id, start: span.lowerBound, frames: span.count, frameShape: shape, values: values))
-            maxHeld = max(maxHeld, stitcher.heldSegments)
-            bar.update(stitcher.framesWritten)
+            try stitcher.finish()
+            return (Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9, maxHeld)
         }
-        try stitcher.finish()
-        let stitchSeconds = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+        let (stitchSeconds, maxHeld) = try stitch(to: "film.mp4", remote: nil, label: "stitching")
         print(String(format: "stitch %d frames (%.1f min at %d fps, %d segments, %@ → %@, %@): %.1f s = %.1f fps; at most %d segments held",
                      total, minutes, fps, plan.count, "64x64", size, preset, stitchSeconds, Double(total) / stitchSeconds, maxHeld))
         print(String(format: "peak RSS after stitching: %.1f MiB", Self.peakRSSMiB()))
+        var elsewhereFPS: Double?
+        if decodeElsewhere {
+            let recorder = RecordedPictures(vae: model.vae)
+            _ = try stitch(to: "recording.mp4", remote: recorder, label: "decoding (untimed)")
+            recorder.replaying = true
+            let (seconds, _) = try stitch(to: "elsewhere.mp4", remote: recorder, label: "stitching, decode elsewhere")
+            let same = try Data(contentsOf: dir.appendingPathComponent("elsewhere.mp4")) == Data(contentsOf: dir.appendingPathComponent("film.mp4"))
+            elsewhereFPS = Double(total) / seconds
+            print(String(format: "stitch with the decode farmed out (pictures handed back as workers' FRAMES are): %.1f s = %.1f fps; film identical to the one above: %@",
+                         seconds, Double(total) / seconds, same ? "yes" : "NO"))
+        }
         if !skipRaw {
             let frames = try MP4Reader(url: dir.appendingPathComponent("film.mp4")).readAll().prefix(min(total, 2000))
             let small = frames.map { Self.shrink($0, to: 64) }
@@ -87,6 +107,9 @@ struct StitcherBench: ParsableCommand {
             let rawFPS = Double(small.count) / rawSeconds, stitchFPS = Double(total) / stitchSeconds
             print(String(format: "raw libx264 on the same %d frames (64x64 → %@, %@): %.1f fps; stitcher/raw = %.0f%%",
                          small.count, size, preset, rawFPS, 100 * stitchFPS / rawFPS))
+            if let elsewhereFPS {
+                print(String(format: "stitcher with the decode farmed out / raw = %.0f%%", 100 * elsewhereFPS / rawFPS))
+            }
             // What the stitcher's time goes to: the VAE decode alone, in the stitcher's batches of 8,
             // against the sgemm peak measured here and now.
             let latents = Tensor(shape: [8] + shape, scalars: (0..<(8 * shape.reduce(1, *))).map { sinf(Float($0) * 0.37) })
@@ -122,3 +145,29 @@ struct StitcherBench: ParsableCommand {
 }
 
 extension BlendRamp: ExpressibleByArgument {}
+
+/// The bench's stand-in for the farm's workers: first it decodes each batch where it is asked
+/// (recording the pictures), then it hands the recorded pictures back, in order, as fast as a
+/// FRAMES message could arrive — so a second stitch of the same film measures the stitcher alone.
+final class RecordedPictures: RemoteFrameDecoder, @unchecked Sendable {
+    let vae: ReelTinyVAE
+    /// Set between the two passes (the bench is single-threaded).
+    var replaying = false
+    private var batches: [[RGBFrame]] = []
+    private var next = 0
+
+    init(vae: ReelTinyVAE) { self.vae = vae }
+
+    func submit(_ latents: Tensor) -> PendingFrames {
+        let pending = PendingFrames()
+        if replaying {
+            pending.fulfil(batches[next])
+            next += 1
+        } else {
+            let frames = RGBFrame.frames(fromCHW: vae.decodeFrames(latents))
+            batches.append(frames)
+            pending.fulfil(frames)
+        }
+        return pending
+    }
+}

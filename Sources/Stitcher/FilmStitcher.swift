@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Synchronization
 import Tensors
 
 /// Turns latent frames into pictures: `[n, C, h, w]` (the DiT's unit-variance space) →
@@ -10,6 +11,38 @@ public protocol LatentFrameDecoder: Sendable {
 
 extension ReelTinyVAE: LatentFrameDecoder {
     public func decodeFrames(_ latents: Tensor) -> Tensor { decode(rawLatents(latents)) }
+}
+
+/// Decodes batches of latent frames away from the stitcher's thread — on the farm's workers — so
+/// the stitcher's own work is blending and encoding. Results come back later, in any order.
+public protocol RemoteFrameDecoder: Sendable {
+    /// Starts decoding `latents` `[n, C, h, w]` (the DiT's space); returns at once.
+    func submit(_ latents: Tensor) -> PendingFrames
+}
+
+/// Pictures on their way back from a `RemoteFrameDecoder`: fulfilled once, with the frames or with
+/// nil (the decode failed or was given up), and waited for by the stitcher.
+public final class PendingFrames: Sendable {
+    private let result = Mutex<[RGBFrame]??>(nil)
+    private let arrived = DispatchSemaphore(value: 0)
+
+    public init() {}
+
+    /// Hands over the pictures (nil: none will come). Later calls are ignored.
+    public func fulfil(_ frames: [RGBFrame]?) {
+        let first = result.withLock { value -> Bool in
+            guard value == nil else { return false }
+            value = .some(frames)
+            return true
+        }
+        if first { arrived.signal() }
+    }
+
+    /// The pictures, or nil when they failed or did not come within `timeout` seconds.
+    public func wait(timeout: Double) -> [RGBFrame]? {
+        if arrived.wait(timeout: .now() + timeout) == .timedOut { fulfil(nil) }
+        return result.withLock { $0 ?? nil }
+    }
 }
 
 /// Streams a film out of segments that arrive in any order.
@@ -42,6 +75,16 @@ public final class FilmStitcher {
     private var lastBlended: [Float]?
     /// Blended latents waiting for a full decode batch.
     private var decodeQueue: [[Float]] = []
+    /// Where batches are decoded when set (the farm's workers); `decoder` then only stands in for
+    /// a batch that fails or does not come back within `remoteTimeout` seconds.
+    public var remote: (any RemoteFrameDecoder)?
+    /// Batches sent to `remote` before the stitcher waits for the oldest (encoding stays in film order).
+    public var decodeAhead = 8
+    public var remoteTimeout: Double = 20
+    /// Batches the stitcher decoded itself although `remote` was set.
+    public private(set) var batchesDecodedLocally = 0
+    /// Batches out at `remote`, oldest first, with their latents for a local stand-in.
+    private var inFlight: [(pending: PendingFrames, latents: Tensor)] = []
 
     /// `plan` maps each segment id to the global frames it will cover; together they must cover
     /// `0..<totalFrames` (a gap is reported here, before any work).
@@ -130,14 +173,36 @@ public final class FilmStitcher {
         }
     }
 
-    /// Decodes and encodes the first `count` queued latents.
+    /// Decodes and encodes the first `count` queued latents — here, or by sending them to `remote`
+    /// and encoding the oldest batch out once more than `decodeAhead` are.
     private func emit(_ count: Int) throws {
         let batch = decodeQueue.prefix(count)
         let latents = Tensor(shape: [batch.count] + frameShape, scalars: batch.flatMap { $0 })
-        let pixels = decoder.decodeFrames(latents)
-        for frame in RGBFrame.frames(fromCHW: pixels) { try writer.append(frame) }
-        outputFrames += batch.count
         decodeQueue.removeFirst(batch.count)
+        guard let remote else {
+            try write(RGBFrame.frames(fromCHW: decoder.decodeFrames(latents)))
+            return
+        }
+        inFlight.append((remote.submit(latents), latents))
+        while inFlight.count > decodeAhead { try writeOldestRemoteBatch() }
+    }
+
+    private func writeOldestRemoteBatch() throws {
+        let (pending, latents) = inFlight.removeFirst()
+        // Pictures of another count or size than the batch (a worker running another model) are
+        // not used: the stitcher decodes the batch itself, as when none come back in time.
+        if let frames = pending.wait(timeout: remoteTimeout), frames.count == latents.shape[0],
+           frames.allSatisfy({ $0.width == writer.inputWidth && $0.height == writer.inputHeight }) {
+            try write(frames)
+        } else {
+            batchesDecodedLocally += 1
+            try write(RGBFrame.frames(fromCHW: decoder.decodeFrames(latents)))
+        }
+    }
+
+    private func write(_ frames: [RGBFrame]) throws {
+        for frame in frames { try writer.append(frame) }
+        outputFrames += frames.count
     }
 
     /// Finishes the film: every frame must have been written.
@@ -151,6 +216,7 @@ public final class FilmStitcher {
             decodeQueue += Array(repeating: last, count: interpolation - 1)
         }
         while !decodeQueue.isEmpty { try emit(min(decodeBatch, decodeQueue.count)) }
+        while !inFlight.isEmpty { try writeOldestRemoteBatch() }
         try writer.finish()
     }
 }

@@ -317,6 +317,19 @@ extension SegmentResult: HeaderFields {
     }
 }
 
+extension DecodeRequest: HeaderFields {
+    var headerFields: [String: JSONValue] {
+        ["decode": .string(decode), "model": .string(model), "frames": .integer(Int64(frames)),
+         "frameShape": .array(frameShape.map { .integer(Int64($0)) })]
+    }
+}
+
+extension DecodedFrames: HeaderFields {
+    var headerFields: [String: JSONValue] {
+        ["decode": .string(decode), "frames": .integer(Int64(frames)), "width": .integer(Int64(width)), "height": .integer(Int64(height))]
+    }
+}
+
 extension Failure: HeaderFields {
     var headerFields: [String: JSONValue] {
         ["attempt": .string(attempt), "error": .string(error), "retryable": .bool(retryable), "refused": .bool(refused)]

@@ -348,6 +348,77 @@ public struct SegmentResult: Sendable, Codable, Equatable {
     }
 }
 
+/// DECODE, coordinator → worker: turn a batch of blended latent frames (payload, float32) into
+/// pictures. Not a segment attempt: not journaled, not leased, no credit; the coordinator decodes
+/// the batch itself when no FRAMES comes back in time, so a lost DECODE costs time, never the film.
+public struct DecodeRequest: Sendable, Codable, Equatable {
+    /// Names the batch in the FRAMES reply (identifier rules).
+    public var decode: String
+    /// The model whose VAE decodes (name rules).
+    public var model: String
+    /// Latent frames in the payload, 1…maxWindowFrames.
+    public var frames: Int
+    /// Shape of one latent frame (the DiT's unit-variance space), same rules as TASK's.
+    public var frameShape: [Int]
+
+    public init(decode: String, model: String, frames: Int, frameShape: [Int]) {
+        self.decode = decode
+        self.model = model
+        self.frames = frames
+        self.frameShape = frameShape
+    }
+
+    /// Float32 values the payload holds: `frames × product(frameShape)`.
+    public var latentValueCount: Int { frames &* frameShape.reduce(1, { $0 &* $1 }) }
+
+    init(header h: HeaderObject) throws(ProtocolError) {
+        self.init(decode: try h.string("decode"), model: try h.string("model"), frames: try h.int("frames"), frameShape: try h.ints("frameShape"))
+    }
+
+    public func validate(limits: ProtocolLimits = .standard) throws(ProtocolError) {
+        try FieldRules.identifier(decode, "decode")
+        try FieldRules.name(model, "model", limits: limits)
+        try FieldRules.range(frames, "frames", 1...limits.maxWindowFrames)
+        try FieldRules.frameShape(frameShape, frames: frames, limits: limits)
+    }
+}
+
+/// FRAMES, worker → coordinator: the pictures of one DECODE, as packed 8-bit RGB (payload:
+/// `frames × height × width × 3` bytes, frame after frame, rows top to bottom).
+public struct DecodedFrames: Sendable, Codable, Equatable {
+    /// The DECODE's `decode`, echoed.
+    public var decode: String
+    /// Pictures in the payload, 1…maxWindowFrames.
+    public var frames: Int
+    /// Picture size in pixels, each 1…4096.
+    public var width: Int
+    public var height: Int
+
+    public init(decode: String, frames: Int, width: Int, height: Int) {
+        self.decode = decode
+        self.frames = frames
+        self.width = width
+        self.height = height
+    }
+
+    /// Bytes the payload holds.
+    public var pixelByteCount: Int { frames &* width &* height &* 3 }
+
+    init(header h: HeaderObject) throws(ProtocolError) {
+        self.init(decode: try h.string("decode"), frames: try h.int("frames"), width: try h.int("width"), height: try h.int("height"))
+    }
+
+    public func validate(limits: ProtocolLimits = .standard) throws(ProtocolError) {
+        try FieldRules.identifier(decode, "decode")
+        try FieldRules.range(frames, "frames", 1...limits.maxWindowFrames)
+        try FieldRules.range(width, "width", ProtocolBounds.frameShapeDimension)
+        try FieldRules.range(height, "height", ProtocolBounds.frameShapeDimension)
+        guard pixelByteCount <= limits.maxPayloadBytes else {
+            throw .invalidValue(field: "frames", reason: "gives \(pixelByteCount) bytes of pictures, over the payload limit of \(limits.maxPayloadBytes)")
+        }
+    }
+}
+
 /// FAILED, worker → coordinator: the attempt ended without a result.
 public struct Failure: Sendable, Codable, Equatable {
     public var attempt: String

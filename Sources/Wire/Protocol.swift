@@ -2,7 +2,7 @@ import Foundation
 
 // The worker↔coordinator protocol, REEL/1 (docs/protocol.md is the specification).
 // A message is 3 or 4 ZeroMQ frames (a ROUTER's identity frame is outside this codec):
-//   [0] tag "REEL/1"  [1] type "READY"…  [2] header: UTF-8 JSON object  [3] payload (TASK, RESULT only)
+//   [0] tag "REEL/1"  [1] type "READY"…  [2] header: UTF-8 JSON object  [3] payload (TASK, RESULT, DECODE, FRAMES)
 // This file is pure Swift: frames in, validated messages out, and back. Sockets live in ZMQ.swift.
 
 /// The tag every REEL/1 message starts with (frame 0).
@@ -64,10 +64,10 @@ public struct ProtocolLimits: Sendable, Equatable {
 /// Frame 1: what a message is.
 public enum MessageType: String, Sendable, CaseIterable {
     case ready = "READY", task = "TASK", progress = "PROGRESS", result = "RESULT", failed = "FAILED"
-    case heartbeat = "HEARTBEAT", disconnect = "DISCONNECT"
+    case heartbeat = "HEARTBEAT", disconnect = "DISCONNECT", decode = "DECODE", frames = "FRAMES"
 
     /// Whether a payload frame (frame 3) follows the header.
-    public var hasPayload: Bool { self == .task || self == .result }
+    public var hasPayload: Bool { self == .task || self == .result || self == .decode || self == .frames }
 
     /// Frames a message of this type has: 4 with a payload, else 3.
     public var frameCount: Int { hasPayload ? 4 : 3 }
@@ -89,6 +89,10 @@ public enum WireMessage: Sendable, Equatable {
     case heartbeat(Heartbeat)
     /// Both ways: the session ends (or, with `draining`, will end once held work is done).
     case disconnect(Disconnect)
+    /// Coordinator → worker: decode `latents` (`frames` latent frames) to pictures.
+    case decode(DecodeRequest, latents: [Float])
+    /// Worker → coordinator: the pictures of a DECODE, packed 8-bit RGB.
+    case frames(DecodedFrames, pixels: [UInt8])
 
     public var type: MessageType {
         switch self {
@@ -99,6 +103,8 @@ public enum WireMessage: Sendable, Equatable {
         case .failed: .failed
         case .heartbeat: .heartbeat
         case .disconnect: .disconnect
+        case .decode: .decode
+        case .frames: .frames
         }
     }
 
@@ -114,6 +120,8 @@ public enum WireMessage: Sendable, Equatable {
         case .failed(let m): frames.append(Self.headerBytes(m))
         case .heartbeat(let m): frames.append(Self.headerBytes(m))
         case .disconnect(let m): frames.append(Self.headerBytes(m))
+        case .decode(let m, let latents): frames += [Self.headerBytes(m), latents.littleEndianBytes]
+        case .frames(let m, let pixels): frames += [Self.headerBytes(m), pixels]
         }
         return frames
     }
@@ -164,6 +172,17 @@ public enum WireMessage: Sendable, Equatable {
             let m = try Disconnect(header: header)
             try m.validate(limits: limits)
             return .disconnect(m)
+        case .decode:
+            let m = try DecodeRequest(header: header)
+            try m.validate(limits: limits)
+            return .decode(m, latents: try payload(frames[3], values: m.latentValueCount))
+        case .frames:
+            let m = try DecodedFrames(header: header)
+            try m.validate(limits: limits)
+            guard frames[3].count == m.pixelByteCount else {
+                throw .pixelPayloadLength(actualBytes: frames[3].count, expectedBytes: m.pixelByteCount)
+            }
+            return .frames(m, pixels: frames[3])
         }
     }
 
@@ -181,6 +200,12 @@ public enum WireMessage: Sendable, Equatable {
         case .failed(let m): try m.validate(limits: limits)
         case .heartbeat(let m): try m.validate(limits: limits)
         case .disconnect(let m): try m.validate(limits: limits)
+        case .decode(let m, let latents):
+            try m.validate(limits: limits)
+            try Self.checkPayload(latents, expected: m.latentValueCount)
+        case .frames(let m, let pixels):
+            try m.validate(limits: limits)
+            guard pixels.count == m.pixelByteCount else { throw .pixelPayloadLength(actualBytes: pixels.count, expectedBytes: m.pixelByteCount) }
         }
     }
 
@@ -253,6 +278,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     case payloadLength(actualBytes: Int, expectedBytes: Int)
     /// Payload value `index` is NaN or infinite.
     case nonFinitePayload(index: Int)
+    /// A FRAMES payload does not hold exactly the pictures its header describes.
+    case pixelPayloadLength(actualBytes: Int, expectedBytes: Int)
 
     /// The header field the error is about, when there is one.
     public var field: String? {
@@ -266,7 +293,7 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .frameCount(nil, let actual):
-            "A REEL/1 message has 3 or 4 frames (tag, type, header, payload for TASK and RESULT), but this one has \(actual)."
+            "A REEL/1 message has 3 or 4 frames (tag, type, header, payload for TASK, RESULT, DECODE and FRAMES), but this one has \(actual)."
         case .frameCount(let type?, let actual):
             "A \(type.rawValue) message has \(type.frameCount) frames (tag, type, header\(type.hasPayload ? ", payload" : "")), but this one has \(actual)."
         case .notReel(let tag): "Frame 0 is \"\(tag)\", not the protocol tag \"\(protocolTag)\"."
@@ -285,6 +312,8 @@ public enum ProtocolError: Error, Equatable, CustomStringConvertible {
         case .payloadLength(let actual, let expected):
             "The payload is \(actual) bytes, but the header describes \(expected) bytes (\(expected / 4) float32 values)."
         case .nonFinitePayload(let index): "Payload value \(index) is NaN or infinite; latents must be finite."
+        case .pixelPayloadLength(let actual, let expected):
+            "The payload is \(actual) bytes, but the header describes \(expected) bytes of 8-bit RGB pictures."
         }
     }
 }

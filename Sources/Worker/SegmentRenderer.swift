@@ -1,6 +1,7 @@
 import Denoiser
 import Foundation
 import Models
+import Stitcher
 import Synchronization
 import Tensors
 import Wire
@@ -12,6 +13,9 @@ public protocol SegmentRenderer: Sendable {
     var maxWindowFrames: Int { get }
     /// Runs the denoising loop; `progress(step, steps)` after each step. Throws a sentence.
     func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float]
+    /// Decodes a DECODE's latent frames to packed 8-bit RGB pictures, exactly as the coordinator's
+    /// stitcher would (the same VAE on the same batch). Throws a sentence.
+    func decode(_ request: DecodeRequest, latents: [Float]) throws -> (DecodedFrames, pixels: [UInt8])
 }
 
 /// The built-in renderer: reel-tiny's DiT with the flow-matching sampler, conditioned on the
@@ -49,6 +53,18 @@ public final class ReelTinyRenderer: SegmentRenderer {
                                         anchors: Tensor(shape: [task.frames] + dit.frameShape, scalars: anchorValues), mask: mask,
                                         level: task.level, settings: settings, progress: progress)
         return latents.scalars
+    }
+
+    public func decode(_ request: DecodeRequest, latents: [Float]) throws -> (DecodedFrames, pixels: [UInt8]) {
+        let model = generator.model
+        guard request.model == model.config.name else { throw RenderError("this worker runs \(model.config.name), not \(request.model)") }
+        guard request.frameShape == model.dit.frameShape else {
+            throw RenderError("DECODE holds latent frames of \(request.frameShape); \(model.config.name) decodes \(model.dit.frameShape)")
+        }
+        let frames = RGBFrame.frames(fromCHW: model.vae.decodeFrames(Tensor(shape: [request.frames] + request.frameShape, scalars: latents)))
+        let video = model.config.video
+        return (DecodedFrames(decode: request.decode, frames: frames.count, width: video.width, height: video.height),
+                frames.flatMap(\.pixels))
     }
 
     /// The weighted mix of the prompts' embeddings, renormalised to unit length like each embedding.
@@ -97,6 +113,10 @@ public struct FaultDelayRenderer: SegmentRenderer {
         Thread.sleep(forTimeInterval: delay)
         return try inner.render(task, anchors: anchors, progress: progress)
     }
+
+    public func decode(_ request: DecodeRequest, latents: [Float]) throws -> (DecodedFrames, pixels: [UInt8]) {
+        try inner.decode(request, latents: latents)
+    }
 }
 
 /// Benchmarking only (`reel worker --benchmark-load`, driven by `reel bench farm`): stands in for
@@ -124,5 +144,10 @@ public struct BenchmarkLoadRenderer: SegmentRenderer {
         var hash: UInt32 = 2_166_136_261
         for byte in "\(task.job)/\(task.segment)".utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
         return [Float](repeating: Float(hash >> 8) / Float(1 << 24), count: task.frames * task.frameShape.reduce(1, *))
+    }
+
+    /// Benchmark workers hold no VAE: the coordinator decodes the batch itself.
+    public func decode(_ request: DecodeRequest, latents: [Float]) throws -> (DecodedFrames, pixels: [UInt8]) {
+        throw RenderError("a benchmark-load worker has no VAE to decode with")
     }
 }

@@ -45,6 +45,9 @@ public final class Worker: Sendable {
     private let computing = Mutex<[String: Date]>([:])
     private let state = Mutex<Phase>(.running)
     private let finishedCount = Atomic<Int>(0)
+    private let decodedCount = Atomic<Int>(0)
+    /// DECODE requests waiting for the decode thread, which takes them one at a time, oldest first.
+    private let decodeLane = Mutex<(queue: [(DecodeRequest, [Float])], running: Bool)>(([], false))
     private let refusedHandshakes = Atomic<Int>(0)
 
     private enum Phase: Sendable { case running, draining(deadline: Date), stopping }
@@ -60,6 +63,9 @@ public final class Worker: Sendable {
 
     /// Segments finished since start.
     public var segmentsFinished: Int { finishedCount.load(ordering: .relaxed) }
+
+    /// DECODE batches answered with pictures since start.
+    public var batchesDecoded: Int { decodedCount.load(ordering: .relaxed) }
 
     /// Stops taking tasks, finishes (or after `drainTimeout` hands back) what it holds, says
     /// goodbye and returns from `run`.
@@ -166,6 +172,12 @@ public final class Worker: Sendable {
                 return
             }
             start(task, anchors: anchors)
+        case .decode(let request, let latents):
+            guard case .running = phase else {
+                session.send(.failed(Failure(attempt: request.decode, error: "worker \(configuration.name) is leaving", retryable: true, refused: true)))
+                return
+            }
+            enqueueDecode(request, latents: latents)
         case .heartbeat(let beat):
             let listed = Set(beat.activeAttempts)
             // A result is confirmed once the coordinator stops listing its attempt; one still
@@ -183,7 +195,7 @@ public final class Worker: Sendable {
             logger.info("coordinator asked to re-announce", metadata: ["reason": "\(bye.reason)"])
             session.announce(active: held(unconfirmed))
             for (_, pending) in unconfirmed { session.send(pending.message) }
-        case .ready, .progress, .result, .failed:
+        case .ready, .progress, .result, .failed, .frames:
             logger.warning("coordinator sent \(message.type.rawValue), which only workers send; ignored")
         }
     }
@@ -243,6 +255,36 @@ public final class Worker: Sendable {
             doorbell?.ring()
         }
         thread.name = "reel-render"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Queues a DECODE for the decode thread (started when there is work, gone when there is none).
+    /// Decoding is short (a batch of 8 frames of reel-tiny takes about 0.1 s on 2 cores) and runs
+    /// beside the render threads, outside the worker's credit: the coordinator limits how many it sends.
+    private func enqueueDecode(_ request: DecodeRequest, latents: [Float]) {
+        let startThread = decodeLane.withLock { lane -> Bool in
+            lane.queue.append((request, latents))
+            defer { lane.running = true }
+            return !lane.running
+        }
+        guard startThread else { return }
+        let thread = Thread { [self] in
+            while let (request, latents) = decodeLane.withLock({ lane -> (DecodeRequest, [Float])? in
+                if lane.queue.isEmpty { lane.running = false; return nil }
+                return lane.queue.removeFirst()
+            }) {
+                do {
+                    let (frames, pixels) = try renderer.decode(request, latents: latents)
+                    decodedCount.add(1, ordering: .relaxed)
+                    post(.frames(frames, pixels: pixels))
+                } catch {
+                    post(.failed(Failure(attempt: request.decode, error: "\(error)", retryable: true)))
+                    logger.warning("decode failed", metadata: ["decode": "\(request.decode)", "error": "\(error)"])
+                }
+            }
+        }
+        thread.name = "reel-decode"
         thread.stackSize = 8 << 20
         thread.start()
     }

@@ -80,14 +80,20 @@ struct AlwaysFailingRenderer: SegmentRenderer {
     func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float] {
         throw RenderError("out of memory on purpose")
     }
+    func decode(_ request: DecodeRequest, latents: [Float]) throws -> (DecodedFrames, pixels: [UInt8]) {
+        throw RenderError("out of memory on purpose")
+    }
 }
 
 @Suite(.serialized) struct FarmTests {
     /// Renders one job to completion with `workers` workers; returns the segment digests and film bytes.
-    func render(workers count: Int, spec: JobSpec = FarmFixture.spec()) async throws -> (digests: [String: String], film: Data) {
+    func render(workers count: Int, spec: JobSpec = FarmFixture.spec(), decodeOnWorkers: Bool = true) async throws
+        -> (digests: [String: String], film: Data, batchesDecodedByWorkers: Int) {
         let state = temporaryDirectory("farm-\(count)")
         defer { try? FileManager.default.removeItem(at: state) }
-        let coordinator = try FarmFixture.coordinator(state: state)
+        var settings = FarmFixture.settings()
+        settings.decodeOnWorkers = decodeOnWorkers
+        let coordinator = try FarmFixture.coordinator(state: state, settings: settings)
         defer { coordinator.stop() }
         let workers = (0..<count).map { FarmFixture.worker("w\($0)", endpoint: coordinator.boundEndpoint!) }
         defer { workers.forEach { $0.stop() } }
@@ -102,7 +108,7 @@ struct AlwaysFailingRenderer: SegmentRenderer {
             let by = Set(try journal.attempts(job: job, state: .succeeded).map(\.worker))
             #expect(by.count > 1, "only \(by) rendered")
         }
-        return (try FarmFixture.finalDigests(state: state, job: job), film)
+        return (try FarmFixture.finalDigests(state: state, job: job), film, workers.map(\.batchesDecoded).reduce(0, +))
     }
 
     @Test func sameFilmWhateverTheNumberOfWorkers() async throws {
@@ -111,6 +117,13 @@ struct AlwaysFailingRenderer: SegmentRenderer {
         #expect(one.digests.count >= 4)
         #expect(one.digests == three.digests)
         #expect(one.film == three.film)
+        // The workers decoded the film's batches (32 frames: 4 of 8), and a coordinator decoding
+        // them itself writes the same film.
+        #expect(one.batchesDecodedByWorkers == 4, "\(one.batchesDecodedByWorkers)")
+        #expect(three.batchesDecodedByWorkers == 4, "\(three.batchesDecodedByWorkers)")
+        let here = try await render(workers: 2, decodeOnWorkers: false)
+        #expect(here.batchesDecodedByWorkers == 0)
+        #expect(here.film == one.film)
         // And the film is a real MP4 with the planned frames.
         let url = temporaryDirectory("film").appendingPathComponent("film.mp4")
         try one.film.write(to: url)

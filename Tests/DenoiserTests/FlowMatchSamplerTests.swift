@@ -124,4 +124,33 @@ struct NoiseFieldTests {
         #expect(abs(variance - 1) < 0.03)
         #expect(beyondThree > 0.001 && beyondThree < 0.005)   // normal: 0.27%
     }
+
+    @Test("a shared fraction adds one film-wide draw per level to every frame's own noise")
+    func sharedPart() {
+        let fraction: Float = 0.5
+        let independent = NoiseField(seed: 9)
+        let correlated = NoiseField(seed: 9, sharedFraction: fraction)
+        // What is left after removing each frame's own (independent) noise is the same for every
+        // frame of a level, and differs between levels.
+        func shared(_ frame: Int, level: Int) -> [Float] {
+            zip(correlated.frame(frame, level: level, count: 4096), independent.frame(frame, level: level, count: 4096))
+                .map { ($0 - (1 - fraction).squareRoot() * $1) / fraction.squareRoot() }
+        }
+        let first = shared(0, level: 0)
+        for frame in [1, 17, 960] {
+            #expect(zip(shared(frame, level: 0), first).allSatisfy { abs($0 - $1) < 1e-4 })
+        }
+        #expect(zip(shared(3, level: 1), first).contains { abs($0 - $1) > 0.1 })
+        // Still unit variance per element, with the trained correlation between frames.
+        let a = correlated.frame(4, level: 0, count: 4096).map(Double.init)
+        let b = correlated.frame(11, level: 0, count: 4096).map(Double.init)
+        let variance = a.map { $0 * $0 }.reduce(0, +) / Double(a.count)
+        let covariance = zip(a, b).map(*).reduce(0, +) / Double(a.count)
+        #expect(abs(variance - 1) < 0.08)
+        #expect(abs(covariance - Double(fraction)) < 0.08)
+        // Overlapping windows still start from identical noise.
+        let window = correlated.window(frames: [10, 11, 12], level: 1, frameShape: [512])
+        let overlapping = correlated.window(frames: [12, 13], level: 1, frameShape: [512])
+        #expect(Array(window.scalars[1024..<1536]) == Array(overlapping.scalars[0..<512]))
+    }
 }

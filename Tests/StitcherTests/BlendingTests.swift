@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Stitcher
 import Models
@@ -83,6 +84,32 @@ struct BlendingTests {
     }
 }
 
+/// Decodes each batch on a thread of its own with the same VAE, then passes the pictures through
+/// `answer` (which may drop or spoil them) — the farm's workers in miniature.
+final class ThreadDecoder: RemoteFrameDecoder, @unchecked Sendable {
+    let vae: ReelTinyVAE
+    let answer: @Sendable ([RGBFrame]) -> [RGBFrame]?
+    let batches = Atomic<Int>(0)
+
+    init(vae: ReelTinyVAE, answer: @escaping @Sendable ([RGBFrame]) -> [RGBFrame]?) {
+        self.vae = vae
+        self.answer = answer
+    }
+
+    func submit(_ latents: Tensor) -> PendingFrames {
+        let pending = PendingFrames()
+        let thread = Thread { [self] in
+            batches.add(1, ordering: .relaxed)
+            let frames = RGBFrame.frames(fromCHW: vae.decodeFrames(latents))
+            Thread.sleep(forTimeInterval: Double.random(in: 0...0.02))
+            pending.fulfil(answer(frames))
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        return pending
+    }
+}
+
 /// The small random-weight VAE from the parity fixture: a real decoder, cheap to run.
 func fixtureVAE() throws -> ReelTinyVAE {
     let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -101,19 +128,53 @@ struct FilmStitcherTests {
         }
     }
 
-    func stitch(_ segments: [SegmentLatents], order: [Int], vae: ReelTinyVAE, to url: URL) throws -> (maxHeld: Int, frames: Int) {
+    func stitch(_ segments: [SegmentLatents], order: [Int], vae: ReelTinyVAE, remote: (any RemoteFrameDecoder)? = nil,
+                to url: URL) throws -> (maxHeld: Int, frames: Int, decodedLocally: Int) {
         let shape = segments[0].frameShape
         let plan = Dictionary(uniqueKeysWithValues: segments.map { ($0.id, $0.span) })
         let writer = try MP4Writer(url: url, width: 64, height: 64, framesPerSecond: 8, settings: EncoderSettings(crf: 0, preset: "ultrafast"))
         let stitcher = try FilmStitcher(plan: plan, totalFrames: 50, frameShape: shape, blender: LatentBlender(ramp: .cosine),
                                         decoder: vae, writer: writer)
+        stitcher.remote = remote
+        stitcher.decodeAhead = 3
+        stitcher.remoteTimeout = 5
         var maxHeld = 0
         for i in order {
             try stitcher.add(segments[i])
             maxHeld = max(maxHeld, stitcher.heldSegments)
         }
         try stitcher.finish()
-        return (maxHeld, stitcher.framesWritten)
+        return (maxHeld, stitcher.framesWritten, stitcher.batchesDecodedLocally)
+    }
+
+    @Test("batches decoded elsewhere give the same film; lost or misshapen ones are decoded here")
+    func remoteDecoding() throws {
+        let vae = try fixtureVAE()
+        let segments = plannedSegments(frameShape: [vae.config.latentChannels, 8, 8])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reel-stitch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func film(_ remote: (any RemoteFrameDecoder)?, _ name: String) throws -> (frames: [RGBFrame], decodedLocally: Int) {
+            let url = dir.appendingPathComponent(name)
+            let run = try stitch(segments, order: [3, 0, 1, 2, 4, 5, 6, 7], vae: vae, remote: remote, to: url)
+            return (try MP4Reader(url: url).readAll(), run.decodedLocally)
+        }
+        let here = try film(nil, "here.mp4")
+        let elsewhere = ThreadDecoder(vae: vae, answer: { $0 })
+        let remote = try film(elsewhere, "remote.mp4")
+        // 50 frames in batches of 8: 7 batches, all decoded on the other thread.
+        #expect(elsewhere.batches.load(ordering: .relaxed) == 7)
+        #expect(remote.decodedLocally == 0)
+        #expect(remote.frames == here.frames)
+        // A batch lost (the short last one answers nil), or pictures of the wrong size: the stitcher
+        // decodes those itself.
+        let lossy = try film(ThreadDecoder(vae: vae, answer: { $0.count == 8 ? $0 : nil }), "lossy.mp4")
+        #expect(lossy.decodedLocally == 1)
+        #expect(lossy.frames == here.frames)
+        let misshapen = try film(ThreadDecoder(vae: vae, answer: { $0.map { RGBFrame(width: 2, height: 2, pixels: Array($0.pixels.prefix(12))) } }),
+                                 "misshapen.mp4")
+        #expect(misshapen.decodedLocally == 7)
+        #expect(misshapen.frames == here.frames)
     }
 
     @Test("segments in any order give the same film; in order, memory holds only two segments")

@@ -24,6 +24,9 @@ enum WireSample {
     static let failure = Failure(attempt: "j0001-00ab.L1-0003.2", error: "model reel-huge is not loaded", retryable: false)
     static let heartbeat = Heartbeat(activeAttempts: ["a.1", "b.2"])
     static let disconnect = Disconnect(reason: "SIGTERM", draining: true)
+    static let decode = DecodeRequest(decode: "j0001-00ab.d7", model: "reel-tiny", frames: 4, frameShape: [2, 3, 3])
+    static let frames = DecodedFrames(decode: "j0001-00ab.d7", frames: 2, width: 4, height: 3)
+    static let pixels: [UInt8] = (0..<72).map { UInt8($0 * 3) }
 
     static func message(_ type: MessageType) -> WireMessage {
         switch type {
@@ -34,6 +37,8 @@ enum WireSample {
         case .failed: .failed(failure)
         case .heartbeat: .heartbeat(heartbeat)
         case .disconnect: .disconnect(disconnect)
+        case .decode: .decode(decode, latents: latents)
+        case .frames: .frames(frames, pixels: pixels)
         }
     }
 }
@@ -115,6 +120,13 @@ struct RandomMessages {
             return .heartbeat(Heartbeat(activeAttempts: attempts))
         case .disconnect:
             return .disconnect(Disconnect(reason: text(maxBytes: 4096), draining: bool()))
+        case .decode:
+            let frames = int(1...8)
+            let request = DecodeRequest(decode: identifier(), model: name(), frames: frames, frameShape: frameShape(frames: frames))
+            return .decode(request, latents: finiteFloats(request.latentValueCount))
+        case .frames:
+            let decoded = DecodedFrames(decode: identifier(), frames: int(1...8), width: int(1...16), height: int(1...16))
+            return .frames(decoded, pixels: (0..<decoded.pixelByteCount).map { _ in UInt8.random(in: 0...255, using: &rng) })
         }
     }
 }
@@ -179,6 +191,7 @@ extension ProtocolError {
         case .invalidValue: "invalidValue"
         case .payloadLength: "payloadLength"
         case .nonFinitePayload: "nonFinitePayload"
+        case .pixelPayloadLength: "pixelPayloadLength"
         }
     }
 }
@@ -239,6 +252,8 @@ struct ProtocolRoundTripTests {
                 case .failed(let m): #expect(try decoder.decode(Failure.self, from: header) == m)
                 case .heartbeat(let m): #expect(try decoder.decode(Heartbeat.self, from: header) == m)
                 case .disconnect(let m): #expect(try decoder.decode(Disconnect.self, from: header) == m)
+                case .decode(let m, _): #expect(try decoder.decode(DecodeRequest.self, from: header) == m)
+                case .frames(let m, _): #expect(try decoder.decode(DecodedFrames.self, from: header) == m)
                 }
             }
         }
@@ -887,7 +902,7 @@ struct ProtocolFuzzTests {
         // The mutations must reach both outcomes and most of the rules, or the fuzz proves little.
         #expect(accepted > 100, "accepted \(accepted)")
         #expect(rules.values.reduce(0, +) > 10_000)
-        #expect(rules.count == 14, "every rejection rule is reached; hit: \(rules)")
+        #expect(rules.count == 15, "every rejection rule is reached; hit: \(rules)")
     }
 }
 
@@ -941,6 +956,8 @@ struct HeaderParserTests {
                 case .failed(let m): reference = try encoder.encode(m)
                 case .heartbeat(let m): reference = try encoder.encode(m)
                 case .disconnect(let m): reference = try encoder.encode(m)
+                case .decode(let m, _): reference = try encoder.encode(m)
+                case .frames(let m, _): reference = try encoder.encode(m)
                 }
                 #expect(Self.parsed(written) != nil)
                 #expect(Self.parsed(written) == Self.reference(Array(reference)), "\(type)")

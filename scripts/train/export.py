@@ -129,6 +129,11 @@ def main():
             "text_dropout": TEXT_DROP_PROBABILITY,
             "mask_kinds": MASK_KINDS,
         },
+        "noise": {
+            "shared_fraction": dit_checkpoint.get("noise_shared", 0.0),
+            "definition": "noise = sqrt(f) * shared + sqrt(1 - f) * independent per frame, both N(0, 1); "
+                          "the shared part is one draw per window in training, per film and level in Reel",
+        },
         "sampler": {
             **SAMPLER_DEFAULTS,
             "method": "Euler from t = 1 to t = 0: x <- x + (t_next - t) * v",

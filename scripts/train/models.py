@@ -125,6 +125,21 @@ def sinusoidal_embedding(values, dim, max_period=10000.0):
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
+def correlated_noise(shape, shared_fraction, generator=None):
+    """Standard-normal noise [n, T, C, H, W] whose frames share a fraction of their variance:
+    sqrt(f) * shared [n, 1, C, H, W] + sqrt(1 - f) * independent (f = 0: independent frames).
+
+    With independent frames the noise alone hints a different subject position in every frame, and
+    the model learns to follow those hints (a wandering track) instead of the motion words; a shared
+    part makes frame-to-frame differences come from the clip (and so from the text) rather than the
+    noise. Reel's NoiseField draws the shared part once per film and level, so windows that overlap
+    still start from identical noise."""
+    n, frames = shape[0], shape[1]
+    shared = torch.randn((n, 1) + tuple(shape[2:]), generator=generator)
+    independent = torch.randn(tuple(shape), generator=generator)
+    return math.sqrt(shared_fraction) * shared + math.sqrt(1.0 - shared_fraction) * independent
+
+
 def position_table(frames, rows, cols, dim):
     """Fixed [frames * rows * cols, dim] spacetime embedding, tokens in (t, y, x) order.
 

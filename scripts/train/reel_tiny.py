@@ -29,6 +29,7 @@ class ReelTiny:
             module.load_state_dict({k: v.float() for k, v in load_file(path).items()})
             module.to(device).eval()
         self.shift, self.scale = vae_config["latent_shift"], vae_config["latent_scale"]
+        self.noise_shared = self.config.get("noise", {}).get("shared_fraction", 0.0)
         self.device = torch.device(device)
 
     @torch.no_grad()

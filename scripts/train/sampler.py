@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from images import contact_sheet, write_png
+from models import correlated_noise
 from reel_tiny import ReelTiny
 from text_encoder import embed, load_text_encoder
 
@@ -66,7 +67,7 @@ def generate(model, texts_embedded, strides, seed, steps, cfg_scale, shift, bflo
     """Clips (uint8 [n, T, 64, 64, 3]) for text embeddings [n, 384] and strides [n]; noise from `seed`."""
     dit = model.dit
     shape = (len(texts_embedded), dit.frames, dit.channels, dit.latent_size, dit.latent_size)
-    noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).to(model.device)
+    noise = correlated_noise(shape, model.noise_shared, torch.Generator().manual_seed(seed)).to(model.device)
     latents = sample(dit, torch.as_tensor(texts_embedded, device=model.device),
                      torch.as_tensor(strides, dtype=torch.float32, device=model.device), noise, steps, cfg_scale,
                      shift, bfloat16=bfloat16)

@@ -20,7 +20,7 @@ import torch
 from common import (Log, StepBudget, add_runtime_arguments, autocast, parameter_count, restore_rng_state,
                     rng_state, save_atomic, setup_runtime, write_json_atomic)
 from data import ClipDataset
-from models import DiT
+from models import DiT, correlated_noise
 
 DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
                        "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256}
@@ -48,12 +48,12 @@ def update_ema(ema, model, decay):
         e.lerp_(p, 1.0 - decay)
 
 
-def fixed_validation_batch(dataset, size, seed, device):
+def fixed_validation_batch(dataset, size, seed, device, shared_fraction):
     """A fixed batch (windows, masks, noise, times spread over (0, 1)) for a comparable loss curve."""
     rng = np.random.default_rng(seed)
     x0, mask, text, stride = dataset.batch(rng, size)
     generator = torch.Generator().manual_seed(seed)
-    noise = torch.randn(x0.shape, generator=generator)
+    noise = correlated_noise(x0.shape, shared_fraction, generator)
     t = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     return [v.to(device) for v in (x0, mask, text, stride, t, noise)]
 
@@ -70,6 +70,9 @@ def main():
     parser.add_argument("--t-mean", type=float, default=0.5,
                         help="location of the logit-normal flow-time distribution (>0: more steps at high noise, "
                              "where a window's layout and motion are decided)")
+    parser.add_argument("--noise-shared", type=float, default=0.0,
+                        help="fraction of the noise variance shared by a window's frames (0 = independent; "
+                             "see correlated_noise); the sampler must use the same value (config.json)")
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--validate-every", type=int, default=500)
     parser.add_argument("--resume", action="store_true", help="continue from WORK/dit.pt")
@@ -110,7 +113,10 @@ def main():
     log(f"dit: text normalisation: centre norm {np.linalg.norm(text_center):.3f}, scale {text_scale:.2f}")
     log(f"dit: {parameter_count(model) / 1e6:.2f}M parameters, {len(dataset.latents)} clips, batch {args.batch}, "
         f"device {device}, threads {torch.get_num_threads()}")
-    validation = fixed_validation_batch(dataset, 64, args.seed + 7, device)
+    if args.resume and os.path.exists(checkpoint_path) and state.get("noise_shared", 0.0) != args.noise_shared:
+        raise SystemExit(f"dit: the checkpoint was trained with --noise-shared {state.get('noise_shared', 0.0)}; "
+                         f"resume with the same value (or start a new work folder)")
+    validation = fixed_validation_batch(dataset, 64, args.seed + 7, device, args.noise_shared)
 
     def save():
         save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
@@ -118,14 +124,15 @@ def main():
                      "step": step, "elapsed": elapsed_before + time.monotonic() - started,
                      "hyperparameters": DIT_HYPERPARAMETERS, "shift": dataset.shift, "scale": dataset.scale,
                      "text_center": text_center, "text_scale": text_scale,
-                     "batch": args.batch, "lr": args.lr, "t_mean": args.t_mean, "seed": args.seed}, checkpoint_path)
+                     "batch": args.batch, "lr": args.lr, "t_mean": args.t_mean, "seed": args.seed,
+                     "noise_shared": args.noise_shared}, checkpoint_path)
 
     started = last_log = time.monotonic()
     recent = []
     while budget.total is None or step < budget.total:
         x0, mask, text, stride = (v.to(device) for v in dataset.batch(rng, args.batch))
         t = torch.sigmoid(torch.randn(args.batch) + args.t_mean).to(device)
-        noise = torch.randn(x0.shape).to(device)
+        noise = correlated_noise(x0.shape, args.noise_shared).to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)
         with autocast(device):

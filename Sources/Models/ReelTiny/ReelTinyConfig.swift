@@ -51,6 +51,12 @@ public struct ReelTinyConfig: Sendable, Decodable {
         public let shift: Float
     }
 
+    /// The noise prior the DiT was trained with: each frame's noise is `sqrt(f)·shared +
+    /// sqrt(1 − f)·independent`. Absent in configs older than the field: independent frames.
+    public struct Noise: Sendable, Decodable {
+        public let sharedFraction: Float
+    }
+
     public let name: String
     public let video: Video
     public let vae: VAE
@@ -58,8 +64,11 @@ public struct ReelTinyConfig: Sendable, Decodable {
     public let sampler: Sampler
     /// Frame strides the DiT was trained on.
     public let stridesTrained: [Int]
+    public let noise: Noise?
 
     public var fps: Int { video.fps }
+    /// The fraction of the noise variance every frame shares (0 when the config does not say).
+    public var noiseSharedFraction: Float { noise?.sharedFraction ?? 0 }
 }
 
 /// Why reel-tiny could not load. The message says what to do.
