@@ -239,7 +239,7 @@ public final class Scheduler {
     private func dispatchDecodes(now: Double) {
         decodes.expire(now: now)
         guard decodes.waiting > 0 else { return }
-        let order = workers.values.filter { !$0.draining && $0.ready.models.contains("reel-tiny") }
+        let order = workers.values.filter { $0.ready.decodes && !$0.draining && $0.ready.models.contains("reel-tiny") }
             .map(\.identity).sorted { $0.lexicographicallyPrecedes($1) }
         decodes.dispatch(to: order, model: "reel-tiny", frameShape: frameShape, now: now, send: send)
     }

@@ -286,7 +286,8 @@ extension Ready: HeaderFields {
     var headerFields: [String: JSONValue] {
         ["worker": .string(worker), "models": JSONValue(models), "maxWindowFrames": .integer(Int64(maxWindowFrames)),
          "threads": .integer(Int64(threads)), "credit": .integer(Int64(credit)),
-         "heartbeatMilliseconds": .integer(Int64(heartbeatMilliseconds)), "activeAttempts": JSONValue(activeAttempts)]
+         "heartbeatMilliseconds": .integer(Int64(heartbeatMilliseconds)), "activeAttempts": JSONValue(activeAttempts),
+         "decodes": .bool(decodes)]
     }
 }
 

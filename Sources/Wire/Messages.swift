@@ -43,9 +43,11 @@ public struct Ready: Sendable, Codable, Equatable {
     /// after a reconnect or a coordinator restart, so the coordinator keeps them with it at once.
     /// 0…maxCredit distinct attempt ids.
     public var activeAttempts: [String]
+    /// Optional (default false): the worker answers DECODE with FRAMES. Only such workers are sent DECODE.
+    public var decodes: Bool
 
     public init(worker: String, models: [String], maxWindowFrames: Int, threads: Int, credit: Int, heartbeatMilliseconds: Int,
-                activeAttempts: [String] = []) {
+                activeAttempts: [String] = [], decodes: Bool = false) {
         self.worker = worker
         self.models = models
         self.maxWindowFrames = maxWindowFrames
@@ -53,12 +55,14 @@ public struct Ready: Sendable, Codable, Equatable {
         self.credit = credit
         self.heartbeatMilliseconds = heartbeatMilliseconds
         self.activeAttempts = activeAttempts
+        self.decodes = decodes
     }
 
     init(header h: HeaderObject) throws(ProtocolError) {
         self.init(worker: try h.string("worker"), models: try h.strings("models"), maxWindowFrames: try h.int("maxWindowFrames"),
                   threads: try h.int("threads"), credit: try h.int("credit"), heartbeatMilliseconds: try h.int("heartbeatMilliseconds"),
-                  activeAttempts: h.fields["activeAttempts"] == nil ? [] : try h.strings("activeAttempts"))
+                  activeAttempts: h.fields["activeAttempts"] == nil ? [] : try h.strings("activeAttempts"),
+                  decodes: h.fields["decodes"] == nil ? false : try h.bool("decodes"))
     }
 
     public func validate(limits: ProtocolLimits = .standard) throws(ProtocolError) {

@@ -13,9 +13,15 @@ public protocol SegmentRenderer: Sendable {
     var maxWindowFrames: Int { get }
     /// Runs the denoising loop; `progress(step, steps)` after each step. Throws a sentence.
     func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float]
+    /// Whether `decode` works (announced in READY; only such workers are sent DECODE).
+    var decodes: Bool { get }
     /// Decodes a DECODE's latent frames to packed 8-bit RGB pictures, exactly as the coordinator's
     /// stitcher would (the same VAE on the same batch). Throws a sentence.
     func decode(_ request: DecodeRequest, latents: [Float]) throws -> (DecodedFrames, pixels: [UInt8])
+}
+
+extension SegmentRenderer {
+    public var decodes: Bool { true }
 }
 
 /// The built-in renderer: reel-tiny's DiT with the flow-matching sampler, conditioned on the
@@ -114,6 +120,8 @@ public struct FaultDelayRenderer: SegmentRenderer {
         return try inner.render(task, anchors: anchors, progress: progress)
     }
 
+    public var decodes: Bool { inner.decodes }
+
     public func decode(_ request: DecodeRequest, latents: [Float]) throws -> (DecodedFrames, pixels: [UInt8]) {
         try inner.decode(request, latents: latents)
     }
@@ -146,7 +154,9 @@ public struct BenchmarkLoadRenderer: SegmentRenderer {
         return [Float](repeating: Float(hash >> 8) / Float(1 << 24), count: task.frames * task.frameShape.reduce(1, *))
     }
 
-    /// Benchmark workers hold no VAE: the coordinator decodes the batch itself.
+    /// Benchmark workers hold no VAE: they do not offer to decode, and refuse if asked.
+    public var decodes: Bool { false }
+
     public func decode(_ request: DecodeRequest, latents: [Float]) throws -> (DecodedFrames, pixels: [UInt8]) {
         throw RenderError("a benchmark-load worker has no VAE to decode with")
     }

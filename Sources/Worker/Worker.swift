@@ -343,7 +343,7 @@ public final class Worker: Sendable {
             send(.ready(Ready(worker: worker.configuration.name, models: r.models, maxWindowFrames: r.maxWindowFrames,
                               threads: worker.configuration.threads, credit: worker.configuration.credit,
                               heartbeatMilliseconds: Int(worker.configuration.heartbeatInterval * 1000),
-                              activeAttempts: active)))
+                              activeAttempts: active, decodes: r.decodes)))
         }
 
         func send(_ message: WireMessage) {

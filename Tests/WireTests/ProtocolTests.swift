@@ -87,7 +87,7 @@ struct RandomMessages {
             var models: [String] = []
             while models.count < int(1...5) { let n = name(); if !models.contains(n) { models.append(n) } }
             return .ready(Ready(worker: name(), models: models, maxWindowFrames: int(1...4096), threads: int(1...4096), credit: int(1...64),
-                                heartbeatMilliseconds: int(10...600_000)))
+                                heartbeatMilliseconds: int(10...600_000), decodes: bool()))
         case .task:
             let frames = int(1...8)
             let shape = frameShape(frames: frames)
@@ -474,8 +474,8 @@ struct ProtocolHeaderTests {
     @Test("every required field of every type is required", arguments: MessageType.allCases)
     func missingField(type: MessageType) throws {
         let message = WireSample.message(type)
-        // Optional fields (defaults apply when absent): READY's activeAttempts, FAILED's refused.
-        let optional: Set<String> = type == .ready ? ["activeAttempts"] : type == .failed ? ["refused"] : []
+        // Optional fields (defaults apply when absent): READY's activeAttempts and decodes, FAILED's refused.
+        let optional: Set<String> = type == .ready ? ["activeAttempts", "decodes"] : type == .failed ? ["refused"] : []
         let keys = try headerJSON(message.encoded()).keys.sorted()
         #expect(!keys.isEmpty)
         for key in keys where !optional.contains(key) {
