@@ -452,6 +452,7 @@ public final class Coordinator: Sendable {
                             if let assembler = assemblers[id] {
                                 coordinator.metrics.stitcherFrames.increment(by: Int64(assembler.framesWritten))
                                 if let fps = assembler.framesPerSecond { coordinator.metrics.stitcherFPS.set(to: fps) }
+                                coordinator.metrics.batchesDecodedByStitcher.increment(by: Int64(assembler.batchesDecodedLocally))
                             }
                             assemblers[id] = nil
                             scheduler.finishJob(id, error: nil)

@@ -22,6 +22,8 @@ public final class FarmMetrics: Sendable {
     let resultTurnaroundSeconds: ValueHistogram
     let stitcherFrames: Counter
     let stitcherFPS: Gauge
+    let batchesDecodedByWorkers: Counter
+    let batchesDecodedByStitcher: Counter
     private let segmentsByState: [(SegmentState, Gauge)]
     private let jobsByState: [(JobState, Gauge)]
     private let workersConnected: Gauge
@@ -50,7 +52,11 @@ public final class FarmMetrics: Sendable {
                                                        help: "Seconds from a RESULT's arrival to the dispatch after its commit (the coordinator's share of a segment's latency).")
         stitcherFrames = r.makeCounter(name: "reel_stitcher_frames_total", help: "Film frames blended, decoded and encoded.")
         stitcherFPS = r.makeGauge(name: "reel_stitcher_frames_per_second",
-                                  help: "Frames per second of the last finished film's stitching (blend + VAE decode + encode).")
+                                  help: "Frames per second of the last finished film's stitching (blend + encode, and the VAE decode of batches not decoded by workers).")
+        batchesDecodedByWorkers = r.makeCounter(name: "reel_decode_batches_workers_total",
+                                                help: "Film batches (8 frames) decoded by workers and handed back as FRAMES.")
+        batchesDecodedByStitcher = r.makeCounter(name: "reel_decode_batches_stitcher_total",
+                                                 help: "Film batches the stitcher decoded itself although workers decode (failed, lost or late), counted when the film is written.")
         segmentsByState = SegmentState.allCases.map {
             ($0, r.makeGauge(name: "reel_segments", labels: [("state", $0.rawValue)], help: "Segments of unfinished jobs by state (ready = queued for a worker)."))
         }

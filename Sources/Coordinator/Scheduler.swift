@@ -217,7 +217,7 @@ public final class Scheduler {
         case .failed(let failure): failed(failure, from: identity)
         case .disconnect(let bye): disconnect(identity: identity, bye: bye)
         case .frames(let frames, let pixels):
-            if !decodes.arrived(frames, pixels: pixels, from: identity) { staleMessages += 1 }
+            if decodes.arrived(frames, pixels: pixels, from: identity) { metrics?.batchesDecodedByWorkers.increment() } else { staleMessages += 1 }
         case .task, .decode:
             malformedMessages += 1
             logger.warning("a worker sent \(message.type.rawValue), which only the coordinator sends; dropped", metadata: ["from": "\(hex(identity))"])

@@ -290,6 +290,9 @@ struct AlwaysFailingRenderer: SegmentRenderer {
         #expect(value("reel_worker_slots") == 1)
         #expect(value("reel_stitcher_frames_total") == 32)
         #expect((value("reel_stitcher_frames_per_second") ?? 0) > 0)
+        // 32 frames = 4 decode batches, all decoded by the worker.
+        #expect(value("reel_decode_batches_workers_total") == 4)
+        #expect(value("reel_decode_batches_stitcher_total") == 0)
         #expect((value("reel_bytes_received_total") ?? 0) > Double(status.segmentsTotal * 16 * 8 * 8 * 8 * 4))
         #expect((value("reel_bytes_sent_total") ?? 0) > 0)
         #expect((value("reel_denoising_step_seconds_count") ?? 0) >= 1)
@@ -400,6 +403,7 @@ struct AlwaysFailingRenderer: SegmentRenderer {
     }
 
     @Test func aWorkerThatKeepsFailingIsBlocklistedAndTheJobStillFinishes() async throws {
+        // (Its decodes fail too: the stitcher decodes those batches itself.)
         let state = temporaryDirectory("blocklist")
         defer { try? FileManager.default.removeItem(at: state) }
         var settings = FarmFixture.settings()
