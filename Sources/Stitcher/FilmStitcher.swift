@@ -38,10 +38,50 @@ public final class PendingFrames: Sendable {
         if first { arrived.signal() }
     }
 
-    /// The pictures, or nil when they failed or did not come within `timeout` seconds.
-    public func wait(timeout: Double) -> [RGBFrame]? {
-        if arrived.wait(timeout: .now() + timeout) == .timedOut { fulfil(nil) }
+    /// The pictures, or nil when they failed or did not come within `timeout` seconds (nil: no limit).
+    public func wait(timeout: Double?) -> [RGBFrame]? {
+        if let timeout {
+            if arrived.wait(timeout: .now() + timeout) == .timedOut { fulfil(nil) }
+        } else {
+            arrived.wait()
+        }
         return result.withLock { $0 ?? nil }
+    }
+}
+
+/// The stitcher's own decoder on a thread of its own, batches in submission order. The encoder's
+/// thread then never runs the VAE: decoding the next batches overlaps encoding this one, and the
+/// encoder's output does not depend on what ran before it on its thread (measured: with the VAE
+/// decode on the encoder's thread, libx264 wrote different bitstreams for identical pictures from
+/// one run to the next; see docs/STATUS.md).
+final class DecodeThread: RemoteFrameDecoder {
+    private let decoder: any LatentFrameDecoder
+    /// Batches waiting, and whether the thread is running (it ends when the queue is empty).
+    private let lane = Mutex<(queue: [(Tensor, PendingFrames)], running: Bool)>(([], false))
+
+    init(decoder: any LatentFrameDecoder) { self.decoder = decoder }
+
+    func submit(_ latents: Tensor) -> PendingFrames {
+        let pending = PendingFrames()
+        let start = lane.withLock { lane -> Bool in
+            lane.queue.append((latents, pending))
+            defer { lane.running = true }
+            return !lane.running
+        }
+        if start {
+            let thread = Thread { [self] in
+                while let (latents, pending) = lane.withLock({ lane -> (Tensor, PendingFrames)? in
+                    if lane.queue.isEmpty { lane.running = false; return nil }
+                    return lane.queue.removeFirst()
+                }) {
+                    pending.fulfil(RGBFrame.frames(fromCHW: decoder.decodeFrames(latents)))
+                }
+            }
+            thread.name = "reel-stitch-decode"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        return pending
     }
 }
 
@@ -78,13 +118,16 @@ public final class FilmStitcher {
     /// Where batches are decoded when set (the farm's workers); `decoder` then only stands in for
     /// a batch that fails or does not come back within `remoteTimeout` seconds.
     public var remote: (any RemoteFrameDecoder)?
-    /// Batches sent to `remote` before the stitcher waits for the oldest (encoding stays in film order).
+    /// Batches out (at `remote` or the decode thread) before the stitcher waits for the oldest (encoding stays in film order).
     public var decodeAhead = 8
     public var remoteTimeout: Double = 20
     /// Batches the stitcher decoded itself although `remote` was set.
     public private(set) var batchesDecodedLocally = 0
-    /// Batches out at `remote`, oldest first, with their latents for a local stand-in.
-    private var inFlight: [(pending: PendingFrames, latents: Tensor)] = []
+    /// Batches being decoded, oldest first, with their latents for a local stand-in when `remote`
+    /// fails them.
+    private var inFlight: [(pending: PendingFrames, latents: Tensor, remote: Bool)] = []
+    /// Decodes whatever `remote` does not, off this thread.
+    private lazy var local = DecodeThread(decoder: decoder)
 
     /// `plan` maps each segment id to the global frames it will cover; together they must cover
     /// `0..<totalFrames` (a gap is reported here, before any work).
@@ -173,22 +216,19 @@ public final class FilmStitcher {
         }
     }
 
-    /// Decodes and encodes the first `count` queued latents — here, or by sending them to `remote`
-    /// and encoding the oldest batch out once more than `decodeAhead` are.
+    /// Sends the first `count` queued latents to be decoded — by `remote`, else on the stitcher's
+    /// decode thread — and encodes the oldest batch once more than `decodeAhead` are out.
     private func emit(_ count: Int) throws {
         let batch = decodeQueue.prefix(count)
         let latents = Tensor(shape: [batch.count] + frameShape, scalars: batch.flatMap { $0 })
         decodeQueue.removeFirst(batch.count)
-        guard let remote else {
-            try write(RGBFrame.frames(fromCHW: decoder.decodeFrames(latents)))
-            return
-        }
-        inFlight.append((remote.submit(latents), latents))
-        while inFlight.count > decodeAhead { try writeOldestRemoteBatch() }
+        inFlight.append(((remote ?? local).submit(latents), latents, remote != nil))
+        while inFlight.count > decodeAhead { try writeOldestBatch() }
     }
 
-    private func writeOldestRemoteBatch() throws {
-        let (pending, latents) = inFlight.removeFirst()
+    private func writeOldestBatch() throws {
+        let (pending, latents, remote) = inFlight.removeFirst()
+        guard remote else { return try write(pending.wait(timeout: nil)!) }
         // Pictures of another count or size than the batch (a worker running another model) are
         // not used: the stitcher decodes the batch itself, as when none come back in time.
         if let frames = pending.wait(timeout: remoteTimeout), frames.count == latents.shape[0],
@@ -196,7 +236,7 @@ public final class FilmStitcher {
             try write(frames)
         } else {
             batchesDecodedLocally += 1
-            try write(RGBFrame.frames(fromCHW: decoder.decodeFrames(latents)))
+            try write(local.submit(latents).wait(timeout: nil)!)
         }
     }
 
@@ -216,7 +256,7 @@ public final class FilmStitcher {
             decodeQueue += Array(repeating: last, count: interpolation - 1)
         }
         while !decodeQueue.isEmpty { try emit(min(decodeBatch, decodeQueue.count)) }
-        while !inFlight.isEmpty { try writeOldestRemoteBatch() }
+        while !inFlight.isEmpty { try writeOldestBatch() }
         try writer.finish()
     }
 }
