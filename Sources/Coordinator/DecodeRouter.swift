@@ -108,6 +108,13 @@ struct DecodeRouter {
         }
     }
 
+    /// No worker can take a batch now (none connected announces DECODE): hands every waiting batch
+    /// back to the stitcher at once rather than letting each wait out its timeout.
+    mutating func releaseWaiting() {
+        for batch in queue { batch.pending.fulfil(nil) }
+        queue.removeAll()
+    }
+
     /// Gives up batches out longer than `giveUpAfter` (an answer lost on the way), freeing their slots.
     mutating func expire(now: Double) {
         for (id, entry) in out where now - entry.sent > giveUpAfter {

@@ -241,6 +241,8 @@ public final class Scheduler {
         guard decodes.waiting > 0 else { return }
         let order = workers.values.filter { $0.ready.decodes && !$0.draining && $0.ready.models.contains("reel-tiny") }
             .map(\.identity).sorted { $0.lexicographicallyPrecedes($1) }
+        // With no worker to take them, the stitcher decodes the batches itself, now.
+        guard !order.isEmpty else { return decodes.releaseWaiting() }
         decodes.dispatch(to: order, model: "reel-tiny", frameShape: frameShape, now: now, send: send)
     }
 

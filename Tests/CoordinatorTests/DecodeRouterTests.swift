@@ -64,7 +64,7 @@ struct DecodeRouterTests {
         #expect(last == [b: ["j1.d3"]])
     }
 
-    @Test("a refused send keeps the batch; a dropped job and an old batch release their waiters")
+    @Test("a refused send keeps the batch; a dropped job, an old batch and no worker at all release their waiters")
     func dropAndExpire() {
         var (router, pending) = router(batches: 2)
         let refused = dispatch(&router, to: [a], refuse: a)
@@ -79,5 +79,8 @@ struct DecodeRouterTests {
         var (other, otherPending) = self.router(batches: 2, job: "j2")
         other.drop(job: "j2")
         #expect(other.waiting == 0 && otherPending.allSatisfy { $0.wait(timeout: 0) == nil })
+        var (unserved, unservedPending) = self.router(batches: 2)
+        unserved.releaseWaiting()
+        #expect(unserved.waiting == 0 && unservedPending.allSatisfy { $0.wait(timeout: 0) == nil })
     }
 }

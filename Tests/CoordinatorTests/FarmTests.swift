@@ -85,6 +85,20 @@ struct AlwaysFailingRenderer: SegmentRenderer {
     }
 }
 
+/// The real renderer, announcing that it does not decode (a worker from before DECODE).
+struct NonDecodingRenderer: SegmentRenderer {
+    let inner: any SegmentRenderer
+    var models: [String] { inner.models }
+    var maxWindowFrames: Int { inner.maxWindowFrames }
+    var decodes: Bool { false }
+    func render(_ task: TaskAssignment, anchors: [Float], progress: (Int, Int) -> Void) throws -> [Float] {
+        try inner.render(task, anchors: anchors, progress: progress)
+    }
+    func decode(_ request: DecodeRequest, latents: [Float]) throws -> (DecodedFrames, pixels: [UInt8]) {
+        throw RenderError("this worker was never sent DECODE")
+    }
+}
+
 @Suite(.serialized) struct FarmTests {
     /// Renders one job to completion with `workers` workers; returns the segment digests and film bytes.
     func render(workers count: Int, spec: JobSpec = FarmFixture.spec(), decodeOnWorkers: Bool = true) async throws
@@ -298,6 +312,27 @@ struct AlwaysFailingRenderer: SegmentRenderer {
         #expect((value("reel_denoising_step_seconds_count") ?? 0) >= 1)
         #expect(value("reel_segment_compute_seconds_count") == Double(status.segmentsTotal))
         #expect(value("reel_attempts_failed_total") == 0)
+    }
+
+    /// Workers that do not announce DECODE are never sent one, and the stitcher does not wait for
+    /// them: with a decode timeout of 10 minutes, a film that waited would not finish in the test.
+    @Test func withNoWorkerThatDecodesTheStitcherDecodesAtOnce() async throws {
+        let state = temporaryDirectory("no-decoders")
+        defer { try? FileManager.default.removeItem(at: state) }
+        var settings = FarmFixture.settings()
+        settings.decodeTimeout = 600
+        let coordinator = try FarmFixture.coordinator(state: state, settings: settings)
+        defer { coordinator.stop() }
+        let old = NonDecodingRenderer(inner: ReelTinyRenderer(generator: FarmFixture.generator))
+        let worker = FarmFixture.worker("old", endpoint: try #require(coordinator.boundEndpoint), renderer: old)
+        defer { worker.stop() }
+        let job = try await coordinator.submit(FarmFixture.spec())
+        let status = try await FarmFixture.wait(coordinator, job: job, timeout: 100) { $0.state.isFinal && ($0.filmReady || $0.state != .done) }
+        #expect(status.state == .done, "\(status.error ?? "")")
+        #expect(worker.batchesDecoded == 0)
+        let text = coordinator.metrics.exposition(of: coordinator.snapshot)
+        let line = text.split(separator: "\n").first { $0.hasPrefix("reel_decode_batches_stitcher_total ") }
+        #expect(line.flatMap { Double($0.split(separator: " ").last!) } == 4, "\(text)")
     }
 
     @Test func aFailedJobCanBeRetriedAndKeepsItsFinishedSegments() async throws {

@@ -129,6 +129,18 @@ struct ReelTinyLoadingTests {
         guard case .badWeights = error else { Issue.record("expected badWeights, got \(String(describing: error))"); return }
     }
 
+    @Test("a noise prior outside [0, 1) is refused with the field named")
+    func badNoisePrior() throws {
+        let folder = try copyOfFixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        config["noise"] = ["shared_fraction": 1.0]
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
+        #expect(error?.description.contains("noise.shared_fraction") == true)
+    }
+
     @Test("no model folder: the error says where Reel looked")
     func absent() {
         let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel.locate(environment: ["REEL_MODEL_DIR": "/nonexistent/reel-tiny"]) }

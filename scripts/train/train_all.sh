@@ -4,7 +4,10 @@
 #
 #   scripts/train/train_all.sh [--budget-minutes 112] [--vae-minutes 16] [--dit-steps N] [--threads N]
 #                              [--work DIR] [--out DIR] [--clips N] [--fixtures PATH]
-#                              [--no-eval | --eval-limit N] [--dit-recalibrate]
+#                              [--no-eval | --eval-limit N] [--dit-recalibrate] [--noise-shared F]
+#
+# --noise-shared F: the fraction of the DiT's noise variance a window's frames share (train_dit.py
+# --noise-shared; exported to config.json as noise.shared_fraction, which Reel's sampler follows).
 #
 # --dit-steps caps the DiT's step count (the time budget may allow more); it also applies when an
 # interrupted run is resumed, so a run can be shortened mid-way. --dit-recalibrate, on a resumed
@@ -31,6 +34,7 @@ EVALUATE=1
 EVAL_LIMIT=0            # 0 = all evaluation prompts
 FIXTURES=""
 DIT_STEPS=100000
+NOISE_SHARED=0.5
 DIT_EXTRA=()
 
 while [ $# -gt 0 ]; do
@@ -46,7 +50,8 @@ while [ $# -gt 0 ]; do
         --fixtures) FIXTURES="$2"; shift 2 ;;
         --dit-steps) DIT_STEPS="$2"; shift 2 ;;
         --dit-recalibrate) DIT_EXTRA+=(--recalibrate); shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --noise-shared) NOISE_SHARED="$2"; shift 2 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "train_all: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -88,7 +93,7 @@ DIT_MINUTES=$(( BUDGET_MINUTES - RESERVE_MINUTES - $(spent_seconds) / 60 ))
 if [ "$DIT_MINUTES" -lt 1 ]; then DIT_MINUTES=1; fi
 log "dit: ${DIT_MINUTES} min left for training"
 run_phase dit "$WORK/dit_done.json" \
-    "$PY" train_dit.py --work "$WORK" --minutes "$DIT_MINUTES" --steps "$DIT_STEPS" --threads "$THREADS" --resume "${DIT_EXTRA[@]}"
+    "$PY" train_dit.py --work "$WORK" --minutes "$DIT_MINUTES" --steps "$DIT_STEPS" --threads "$THREADS" --noise-shared "$NOISE_SHARED" --resume "${DIT_EXTRA[@]}"
 "$PY" export.py --work "$WORK" --out "$OUT" | tee -a "$WORK/train.log"
 if [ -n "$FIXTURES" ]; then
     "$PY" parity_fixtures.py --model "$OUT" --out "$FIXTURES" --threads "$THREADS" | tee -a "$WORK/train.log"

@@ -46,9 +46,14 @@ public struct ReelTinyModel: Sendable {
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do { return try decoder.decode(ReelTinyConfig.self, from: configData) } catch {
+        let config: ReelTinyConfig
+        do { config = try decoder.decode(ReelTinyConfig.self, from: configData) } catch {
             throw .badConfig("\(error)")
         }
+        guard (0..<1).contains(config.noiseSharedFraction) else {
+            throw .badConfig("noise.shared_fraction is \(config.noiseSharedFraction); it must be at least 0 and below 1")
+        }
+        return config
     }
 
     /// Loads from `$REEL_MODEL_DIR`, or the first `models/reel-tiny` found beside the executable's
