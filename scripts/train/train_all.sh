@@ -34,7 +34,7 @@ EVALUATE=1
 EVAL_LIMIT=0            # 0 = all evaluation prompts
 FIXTURES=""
 DIT_STEPS=100000
-NOISE_SHARED=0.5
+NOISE_SHARED=0
 DIT_EXTRA=()
 
 while [ $# -gt 0 ]; do
