@@ -56,32 +56,44 @@ public final class PendingFrames: Sendable {
 /// one run to the next; see docs/STATUS.md).
 final class DecodeThread: RemoteFrameDecoder {
     private let decoder: any LatentFrameDecoder
-    /// Batches waiting, and whether the thread is running (it ends when the queue is empty).
-    private let lane = Mutex<(queue: [(Tensor, PendingFrames)], running: Bool)>(([], false))
+    private let thread = OnDemandThread(name: "reel-stitch-decode")
 
     init(decoder: any LatentFrameDecoder) { self.decoder = decoder }
 
     func submit(_ latents: Tensor) -> PendingFrames {
         let pending = PendingFrames()
+        thread.run { [decoder] in pending.fulfil(RGBFrame.frames(fromCHW: decoder.decodeFrames(latents))) }
+        return pending
+    }
+}
+
+/// Runs jobs one at a time, in submission order, on a thread of its own that exists only while
+/// there is work: the first job starts it, and it ends when the queue is empty. (8 MiB of stack,
+/// like the render threads.)
+public final class OnDemandThread: Sendable {
+    private let name: String
+    private let lane = Mutex<(queue: [@Sendable () -> Void], running: Bool)>(([], false))
+
+    public init(name: String) { self.name = name }
+
+    public func run(_ job: @escaping @Sendable () -> Void) {
         let start = lane.withLock { lane -> Bool in
-            lane.queue.append((latents, pending))
+            lane.queue.append(job)
             defer { lane.running = true }
             return !lane.running
         }
-        if start {
-            let thread = Thread { [self] in
-                while let (latents, pending) = lane.withLock({ lane -> (Tensor, PendingFrames)? in
-                    if lane.queue.isEmpty { lane.running = false; return nil }
-                    return lane.queue.removeFirst()
-                }) {
-                    pending.fulfil(RGBFrame.frames(fromCHW: decoder.decodeFrames(latents)))
-                }
+        guard start else { return }
+        let thread = Thread { [self] in
+            while let next = lane.withLock({ lane -> (@Sendable () -> Void)? in
+                if lane.queue.isEmpty { lane.running = false; return nil }
+                return lane.queue.removeFirst()
+            }) {
+                next()
             }
-            thread.name = "reel-stitch-decode"
-            thread.stackSize = 8 << 20
-            thread.start()
         }
-        return pending
+        thread.name = name
+        thread.stackSize = 8 << 20
+        thread.start()
     }
 }
 

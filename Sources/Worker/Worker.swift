@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Stitcher
 import Synchronization
 import Tensors
 import Wire
@@ -46,8 +47,8 @@ public final class Worker: Sendable {
     private let state = Mutex<Phase>(.running)
     private let finishedCount = Atomic<Int>(0)
     private let decodedCount = Atomic<Int>(0)
-    /// DECODE requests waiting for the decode thread, which takes them one at a time, oldest first.
-    private let decodeLane = Mutex<(queue: [(DecodeRequest, [Float])], running: Bool)>(([], false))
+    /// Answers DECODE requests one at a time, oldest first, beside the render threads.
+    private let decodeThread = OnDemandThread(name: "reel-decode")
     private let refusedHandshakes = Atomic<Int>(0)
 
     private enum Phase: Sendable { case running, draining(deadline: Date), stopping }
@@ -259,34 +260,20 @@ public final class Worker: Sendable {
         thread.start()
     }
 
-    /// Queues a DECODE for the decode thread (started when there is work, gone when there is none).
-    /// Decoding is short (a batch of 8 frames of reel-tiny takes about 0.1 s on 2 cores) and runs
-    /// beside the render threads, outside the worker's credit: the coordinator limits how many it sends.
+    /// Queues a DECODE for the decode thread. Decoding is short (a batch of 8 frames of reel-tiny
+    /// takes about 0.1 s on 2 cores) and runs beside the render threads, outside the worker's
+    /// credit: the coordinator limits how many it sends.
     private func enqueueDecode(_ request: DecodeRequest, latents: [Float]) {
-        let startThread = decodeLane.withLock { lane -> Bool in
-            lane.queue.append((request, latents))
-            defer { lane.running = true }
-            return !lane.running
-        }
-        guard startThread else { return }
-        let thread = Thread { [self] in
-            while let (request, latents) = decodeLane.withLock({ lane -> (DecodeRequest, [Float])? in
-                if lane.queue.isEmpty { lane.running = false; return nil }
-                return lane.queue.removeFirst()
-            }) {
-                do {
-                    let (frames, pixels) = try renderer.decode(request, latents: latents)
-                    decodedCount.add(1, ordering: .relaxed)
-                    post(.frames(frames, pixels: pixels))
-                } catch {
-                    post(.failed(Failure(attempt: request.decode, error: "\(error)", retryable: true)))
-                    logger.warning("decode failed", metadata: ["decode": "\(request.decode)", "error": "\(error)"])
-                }
+        decodeThread.run { [self] in
+            do {
+                let (frames, pixels) = try renderer.decode(request, latents: latents)
+                decodedCount.add(1, ordering: .relaxed)
+                post(.frames(frames, pixels: pixels))
+            } catch {
+                post(.failed(Failure(attempt: request.decode, error: "\(error)", retryable: true)))
+                logger.warning("decode failed", metadata: ["decode": "\(request.decode)", "error": "\(error)"])
             }
         }
-        thread.name = "reel-decode"
-        thread.stackSize = 8 << 20
-        thread.start()
     }
 
     /// One connection: a DEALER socket with a fresh identity, announced with READY.
