@@ -122,7 +122,7 @@ public final class FilmStitcher {
     /// latent space (a film at 2× or 3× the model's frame rate); the last frame is held.
     public var interpolation = 1
     /// Frames handed to the encoder so far (about `framesWritten × interpolation`, less the ones
-    /// waiting for a full decode batch).
+    /// waiting for a full decode batch or still being decoded).
     public private(set) var outputFrames = 0
     private var lastBlended: [Float]?
     /// Blended latents waiting for a full decode batch.

@@ -6,7 +6,8 @@ import Tensors
 import Wire
 
 /// A farm worker: connects a DEALER to the coordinator, announces READY, renders the segments it
-/// is given, heartbeats, and rides through coordinator restarts and network cuts.
+/// is given, decodes film batches it is sent (DECODE, on a thread of its own), heartbeats, and
+/// rides through coordinator restarts and network cuts.
 ///
 /// The socket lives on one thread (the loop); rendering runs on `credit` compute threads so the
 /// loop keeps heartbeating during a long segment. Compute threads hand messages to the loop
