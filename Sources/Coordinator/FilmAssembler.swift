@@ -39,7 +39,8 @@ final class FilmAssembler: Sendable {
     /// Batches the stitcher decoded itself although workers were asked (known once the film ends).
     var batchesDecodedLocally: Int { locallyDecoded.load(ordering: .relaxed) }
 
-    /// Frames per second of the stitcher's own work so far (blend + VAE decode + encode), nil before any.
+    /// Frames per second of the stitcher so far (blend + encode, the VAE decode of batches it decodes
+    /// itself, and waiting for the workers' pictures), nil before any.
     var framesPerSecond: Double? {
         let ns = busy.load(ordering: .relaxed)
         return ns > 0 ? Double(framesWritten) / (Double(ns) * 1e-9) : nil

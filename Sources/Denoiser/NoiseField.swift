@@ -32,12 +32,23 @@ public struct NoiseField: Sendable, Equatable {
 
     /// Standard-normal noise for one latent frame: `count` values for global frame `frame` at `level`.
     public func frame(_ frame: Int, level: Int, count: Int) -> [Float] {
-        let key = Self.mix(Self.mix(seed ^ 0x5EED_5EED) ^ UInt64(bitPattern: Int64(frame)) &* 0xD1B5_4A32_D192_ED03
-                           ^ UInt64(level) &* 0x8CB9_2BA7_2F3D_8DD7)
-        let own = Self.normals(key: key, count: count)
-        guard sharedFraction > 0 else { return own }
-        let shared = Self.normals(key: Self.mix(Self.mix(seed ^ 0x5A4E_D000) ^ UInt64(level) &* 0x8CB9_2BA7_2F3D_8DD7),
-                                  count: count)
+        mixed(own(frame, level: level, count: count), shared: sharedFraction > 0 ? shared(level: level, count: count) : nil)
+    }
+
+    /// The frame's own (independent) part.
+    private func own(_ frame: Int, level: Int, count: Int) -> [Float] {
+        Self.normals(key: Self.mix(Self.mix(seed ^ 0x5EED_5EED) ^ UInt64(bitPattern: Int64(frame)) &* 0xD1B5_4A32_D192_ED03
+                                   ^ UInt64(level) &* 0x8CB9_2BA7_2F3D_8DD7), count: count)
+    }
+
+    /// The part every frame of `level` shares.
+    private func shared(level: Int, count: Int) -> [Float] {
+        Self.normals(key: Self.mix(Self.mix(seed ^ 0x5A4E_D000) ^ UInt64(level) &* 0x8CB9_2BA7_2F3D_8DD7), count: count)
+    }
+
+    /// `sqrt(f)·shared + sqrt(1 − f)·own`, or `own` alone without a shared part.
+    private func mixed(_ own: [Float], shared: [Float]?) -> [Float] {
+        guard let shared else { return own }
         let a = sharedFraction.squareRoot(), b = (1 - sharedFraction).squareRoot()
         return zip(shared, own).map { a * $0 + b * $1 }
     }
@@ -64,7 +75,9 @@ public struct NoiseField: Sendable, Equatable {
     /// Noise for frames `frames` (global indices), stacked: `[frames.count] + frameShape`.
     public func window(frames: [Int], level: Int, frameShape: [Int]) -> Tensor {
         let perFrame = Tensor.elementCount(frameShape)
+        // The shared part is drawn once for the window, not once per frame.
+        let common = sharedFraction > 0 ? shared(level: level, count: perFrame) : nil
         return Tensor(shape: [frames.count] + frameShape,
-                      scalars: frames.flatMap { self.frame($0, level: level, count: perFrame) })
+                      scalars: frames.flatMap { mixed(own($0, level: level, count: perFrame), shared: common) })
     }
 }

@@ -128,7 +128,8 @@ public final class FilmStitcher {
     /// Blended latents waiting for a full decode batch.
     private var decodeQueue: [[Float]] = []
     /// Where batches are decoded when set (the farm's workers); `decoder` then only stands in for
-    /// a batch that fails or does not come back within `remoteTimeout` seconds.
+    /// a batch that fails or does not come back within `remoteTimeout` seconds. Set it before the
+    /// first segment.
     public var remote: (any RemoteFrameDecoder)?
     /// Batches out (at `remote` or the decode thread) before the stitcher waits for the oldest (encoding stays in film order).
     public var decodeAhead = 8
@@ -137,7 +138,7 @@ public final class FilmStitcher {
     public private(set) var batchesDecodedLocally = 0
     /// Batches being decoded, oldest first, with their latents for a local stand-in when `remote`
     /// fails them.
-    private var inFlight: [(pending: PendingFrames, latents: Tensor, remote: Bool)] = []
+    private var inFlight: [(pending: PendingFrames, latents: Tensor)] = []
     /// Decodes whatever `remote` does not, off this thread.
     private lazy var local = DecodeThread(decoder: decoder)
 
@@ -234,13 +235,13 @@ public final class FilmStitcher {
         let batch = decodeQueue.prefix(count)
         let latents = Tensor(shape: [batch.count] + frameShape, scalars: batch.flatMap { $0 })
         decodeQueue.removeFirst(batch.count)
-        inFlight.append(((remote ?? local).submit(latents), latents, remote != nil))
+        inFlight.append(((remote ?? local).submit(latents), latents))
         while inFlight.count > decodeAhead { try writeOldestBatch() }
     }
 
     private func writeOldestBatch() throws {
-        let (pending, latents, remote) = inFlight.removeFirst()
-        guard remote else { return try write(pending.wait(timeout: nil)!) }
+        let (pending, latents) = inFlight.removeFirst()
+        guard remote != nil else { return try write(pending.wait(timeout: nil)!) }
         // Pictures of another count or size than the batch (a worker running another model) are
         // not used: the stitcher decodes the batch itself, as when none come back in time.
         if let frames = pending.wait(timeout: remoteTimeout), frames.count == latents.shape[0],
