@@ -13,6 +13,17 @@ func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
 enum ParityFixture {
     static var folder: URL { Bundle.module.url(forResource: "Fixtures/reel-tiny-parity", withExtension: nil)! }
     static func io() throws -> SafetensorsFile { try SafetensorsFile(contentsOf: folder.appendingPathComponent("io.safetensors")) }
+
+    /// A temporary copy of the fixture whose config.json is the factorised-attention DiT's
+    /// (config_factorised.json: dit_factorised.safetensors, the same VAE). The caller removes it.
+    static func factorisedFolder() throws -> URL {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("reel-tiny-factorised-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: folder, to: copy)
+        let config = copy.appendingPathComponent("config.json")
+        try FileManager.default.removeItem(at: config)
+        try FileManager.default.moveItem(at: copy.appendingPathComponent("config_factorised.json"), to: config)
+        return copy
+    }
 }
 
 @Suite("reel-tiny Swift port against PyTorch (scripts/reference/reel_tiny_fixture.py)")
@@ -43,6 +54,23 @@ struct ReelTinyParityTests {
         let error = relativeError(velocity, try io.tensor("velocity"))
         print("DiT forward parity: relative error \(error)")
         #expect(error <= 1e-4)
+    }
+
+    @Test("DiT with factorised attention (a frame's tokens, then one place over time): max relative error ≤ 1e-4")
+    func factorisedDiT() throws {
+        let folder = try ParityFixture.factorisedFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try ReelTinyModel(folder: folder)
+        #expect(model.dit.blocks.map(\.span) == [.space, .time])
+        let io = try ParityFixture.io()
+        let velocity = model.dit.velocity(try io.tensor("x"), anchors: try io.tensor("anchors"), mask: try io.tensor("mask"),
+                                          text: try io.tensor("text"), strides: try io.tensor("stride").scalars,
+                                          times: try io.tensor("t").scalars)
+        let error = relativeError(velocity, try io.tensor("velocity_factorised"))
+        print("factorised DiT forward parity: relative error \(error)")
+        #expect(error <= 1e-4)
+        // The same weights with full attention give another answer: the spans are really applied.
+        #expect(relativeError(velocity, try io.tensor("velocity")) > 1e-2)
     }
 
     @Test("items split across BLAS threads: VAE bit-identical to one thread, DiT within 1e-5")
@@ -139,6 +167,23 @@ struct ReelTinyLoadingTests {
         try JSONSerialization.data(withJSONObject: config).write(to: url)
         let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
         #expect(error?.description.contains("noise.shared_fraction") == true)
+    }
+
+    @Test("attention spans that are unknown or do not match the depth are refused with the field named")
+    func badAttentionSpans() throws {
+        for spans in [["space", "sideways"], ["space"]] {
+            let folder = try ParityFixture.factorisedFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let url = folder.appendingPathComponent("config.json")
+            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+            var dit = config["dit"] as! [String: Any]
+            dit["attention_spans"] = spans
+            config["dit"] = dit
+            try JSONSerialization.data(withJSONObject: config).write(to: url)
+            let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
+            guard case .badConfig = error else { Issue.record("expected badConfig, got \(String(describing: error))"); continue }
+            #expect(error?.description.contains("attention_spans") == true)
+        }
     }
 
     @Test("no model folder: the error says where Reel looked")

@@ -3,7 +3,11 @@ by scripts/train/models.py, fixed random inputs, and PyTorch's outputs.
 
 Every parameter is drawn at random (the trained model's zero-initialised gates would make a DiT
 fixture trivially zero). Writes to OUT/: config.json (the same layout as models/reel-tiny), vae.safetensors,
-dit.safetensors, and io.safetensors with the inputs and expected outputs.
+dit.safetensors, and io.safetensors with the inputs and expected outputs; and a second DiT with
+factorised attention (blocks attending within a frame, then across frames), dit_factorised.safetensors
+with config_factorised.json (the same VAE) and its output on the same inputs, io's
+"velocity_factorised". Its parameters are drawn after everything else, so the first fixture's
+files do not change with it.
 
 Run: scripts/reference/make_fixtures.sh  (or: $(scripts/reference/venv.sh) scripts/reference/reel_tiny_fixture.py OUT)
 """
@@ -61,11 +65,19 @@ def main():
         decoded = vae.decode(latents)
         velocity = dit(x, anchors, mask, text, stride, t)
 
+    factorised = models.DiT(**DIT_CONFIG, attention="factorised").eval()
+    randomise(factorised, g, 1.0)
+    with torch.no_grad():
+        velocity_factorised = factorised(x, anchors, mask, text, stride, t)
+
     save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, os.path.join(out, "vae.safetensors"))
+    save_file({k: v.contiguous() for k, v in factorised.state_dict().items()},
+              os.path.join(out, "dit_factorised.safetensors"))
     save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, os.path.join(out, "dit.safetensors"))
     save_file({"images": images, "encoded_mean": mean.contiguous(),
                "latents": latents, "decoded": decoded, "x": x, "anchors": anchors, "mask": mask, "text": text,
-               "stride": stride, "t": t, "velocity": velocity}, os.path.join(out, "io.safetensors"))
+               "stride": stride, "t": t, "velocity": velocity, "velocity_factorised": velocity_factorised},
+              os.path.join(out, "io.safetensors"))
     # The same layout scripts/train/export.py writes for models/reel-tiny.
     config = {
         "name": "reel-tiny-parity-fixture",
@@ -83,6 +95,12 @@ def main():
         "strides_trained": [1, 2, 4, 8],
     }
     with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    config["dit"] = dict(config["dit"], weights="dit_factorised.safetensors",
+                         sha256=sha256(os.path.join(out, "dit_factorised.safetensors")),
+                         attention_layout="factorised",
+                         attention_spans=models.attention_spans("factorised", DIT_CONFIG["depth"]))
+    with open(os.path.join(out, "config_factorised.json"), "w") as f:
         json.dump(config, f, indent=2)
     print(f"wrote reel-tiny parity fixtures to {out}")
 

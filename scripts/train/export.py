@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 from common import write_json_atomic
 from data import CLIP_STRIDES, MASK_KINDS, SUBSAMPLE_PROBABILITY, TEXT_DROP_PROBABILITY, WINDOW
-from models import DIT_NORM_EPS, GROUPS, VAE_NORM_EPS
+from models import DIT_NORM_EPS, GROUPS, VAE_NORM_EPS, attention_spans
 import world
 
 SAMPLER_DEFAULTS = {"steps": 24, "cfg_scale": 4.0, "shift": 1.0}
@@ -114,7 +114,12 @@ def main():
             "latent_layout": "[n, frames, channels, height, width]",
             "input_channels": "[x_t (C), anchors * mask (C), mask (1)] per latent pixel",
             "layer_norm_eps": DIT_NORM_EPS, "layer_norm_affine": False,
-            "gelu": "exact (erf)", "attention": "multi-head softmax self-attention over all tokens, scale 1/sqrt(head_dim)",
+            "gelu": "exact (erf)",
+            "attention": "multi-head softmax self-attention over each block's span, scale 1/sqrt(head_dim)",
+            "attention_layout": dit_hp.get("attention", "full"),
+            "attention_spans": attention_spans(dit_hp.get("attention", "full"), dit_hp["depth"]),
+            "attention_span_meaning": "full: all tokens of the window; space: the tokens of one frame; "
+                                      "time: one patch position in every frame",
             "time_input": "sinusoidal_embedding(1000 * t, frequency_dim)",
             "stride_input": "sinusoidal_embedding(200 * log2(stride), frequency_dim)",
             "sinusoidal_embedding": "[cos(v * f_k), sin(v * f_k)], f_k = 10000^(-k / (dim/2)), k < dim/2",

@@ -14,6 +14,18 @@ import torch.nn.functional as F
 GROUPS = 8          # GroupNorm groups in the VAE
 VAE_NORM_EPS = 1e-6
 DIT_NORM_EPS = 1e-6
+# What a DiT block's self-attention spans (DiTBlock.attention); "factorised" DiTs alternate them.
+ATTENTION_SPANS = ("full", "space", "time")
+
+
+def attention_spans(attention, depth):
+    """The per-block spans for a DiT's `attention` setting: "full" everywhere, or "factorised":
+    space, time, space, time, ... (each frame's layout, then each place's history)."""
+    if attention == "full":
+        return ["full"] * depth
+    if attention == "factorised":
+        return ["space" if i % 2 == 0 else "time" for i in range(depth)]
+    raise ValueError(f"unknown attention {attention}")
 
 
 class ResBlock(nn.Module):
@@ -178,9 +190,11 @@ class DiTBlock(nn.Module):
     """Pre-norm transformer block with adaLN-zero: six [n, d] vectors from the conditioning
     (shift, scale, gate for attention; shift, scale, gate for the MLP), gates zero at init."""
 
-    def __init__(self, dim, heads, mlp_ratio):
+    def __init__(self, dim, heads, mlp_ratio, span="full", frames=1):
         super().__init__()
-        self.heads = heads
+        if span not in ATTENTION_SPANS:
+            raise ValueError(f"unknown attention span {span}")
+        self.heads, self.span, self.frames = heads, span, frames
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=DIT_NORM_EPS)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -191,11 +205,23 @@ class DiTBlock(nn.Module):
         nn.init.zeros_(self.modulation.bias)
 
     def attention(self, x):
+        """Self-attention over the block's span: "full" (all tokens of the window), "space" (the
+        tokens of one frame) or "time" (one patch position across the window's frames). Tokens are
+        in (t, y, x) order, so the spans are reshapes of [n, T * S, d] to [n * T, S, d] or, through
+        a transpose, [n * S, T, d]."""
         n, length, dim = x.shape
-        q, k, v = self.qkv(x).view(n, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        frames, per_frame = self.frames, length // self.frames
+        if self.span == "space":
+            x = x.reshape(n * frames, per_frame, dim)
+        elif self.span == "time":
+            x = x.reshape(n, frames, per_frame, dim).transpose(1, 2).reshape(n * per_frame, frames, dim)
+        groups, span = x.shape[0], x.shape[1]
+        q, k, v = self.qkv(x).view(groups, span, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
         weights = torch.softmax((q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5), dim=-1)
-        out = weights @ v
-        return self.proj(out.transpose(1, 2).reshape(n, length, dim))
+        out = self.proj((weights @ v).transpose(1, 2).reshape(groups, span, dim))
+        if self.span == "time":
+            out = out.reshape(n, per_frame, frames, dim).transpose(1, 2)
+        return out.reshape(n, length, dim)
 
     def forward(self, x, c):
         shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(F.silu(c)).chunk(6, dim=-1)
@@ -209,11 +235,13 @@ class DiT(nn.Module):
     forward(x [n, T, C, H, W] noisy latents, anchors [n, T, C, H, W], mask [n, T] (1 = anchor frame),
     text [n, 384] pooled MiniLM embedding (zeros = no text), stride [n] frame stride, t [n] flow time)
     -> velocity [n, T, C, H, W]. Input tokens: 2x2 spatial patches of the 2C+1 channels
-    [x, anchors * mask, mask] per frame.
+    [x, anchors * mask, mask] per frame. attention: "full" (every block attends over the whole
+    window) or "factorised" (blocks alternate attention within a frame and across frames at one
+    patch position; see attention_spans).
     """
 
     def __init__(self, frames=16, latent_channels=8, latent_size=8, patch=2, dim=256, depth=8, heads=4,
-                 mlp_ratio=4, text_dim=384, frequency_dim=256):
+                 mlp_ratio=4, text_dim=384, frequency_dim=256, attention="full"):
         super().__init__()
         self.frames, self.channels, self.latent_size, self.patch = frames, latent_channels, latent_size, patch
         self.frequency_dim = frequency_dim
@@ -232,7 +260,9 @@ class DiT(nn.Module):
         # exported model (and the Swift port) take the raw embedding. Identity by default.
         self.register_buffer("text_center", torch.zeros(text_dim), persistent=False)
         self.register_buffer("text_scale", torch.ones(()), persistent=False)
-        self.blocks = nn.ModuleList([DiTBlock(dim, heads, mlp_ratio) for _ in range(depth)])
+        self.attention = attention
+        self.blocks = nn.ModuleList([DiTBlock(dim, heads, mlp_ratio, span, frames)
+                                     for span in attention_spans(attention, depth)])
         self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=DIT_NORM_EPS)
         self.modulation_out = nn.Linear(dim, 2 * dim)
         self.out = nn.Linear(dim, latent_channels * patch * patch)

@@ -23,7 +23,7 @@ from data import ClipDataset
 from models import DiT, correlated_noise
 
 DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
-                       "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256}
+                       "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256, "attention": "full"}
 
 
 def learning_rate(step, total, peak, warmup=300):
@@ -34,12 +34,23 @@ def learning_rate(step, total, peak, warmup=300):
     return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def flow_loss(model, x0, mask, text, stride, t, noise):
-    """MSE between the predicted and the true velocity noise - x0 at x_t = (1 - t) x0 + t noise."""
+def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0):
+    """MSE between the predicted and the true velocity noise - x0 at x_t = (1 - t) x0 + t noise,
+    plus motion_weight times the MSE of the error's frame-to-frame differences.
+
+    The second term has the same minimiser (the conditional mean), so it changes only how errors
+    are weighted: an error shared by all frames (a wrong background tone) costs 1, one that changes
+    from frame to frame (a subject drawn at a different place in every frame, a track going the
+    wrong way) costs up to 1 + 4 * motion_weight. Those incoherent errors are what the evaluation's
+    motion check fails on, and the plain MSE spends most of its signal on per-frame appearance."""
     tt = t[:, None, None, None, None]
     xt = (1.0 - tt) * x0 + tt * noise
     velocity = model(xt, x0, mask, text, stride, t)
-    return (velocity.float() - (noise - x0)).pow(2).mean()
+    error = velocity.float() - (noise - x0)
+    loss = error.pow(2).mean()
+    if motion_weight:
+        loss = loss + motion_weight * (error[:, 1:] - error[:, :-1]).pow(2).mean()
+    return loss
 
 
 @torch.no_grad()
@@ -73,6 +84,11 @@ def main():
     parser.add_argument("--noise-shared", type=float, default=0.0,
                         help="fraction of the noise variance shared by a window's frames (0 = independent; "
                              "see correlated_noise); the sampler must use the same value (config.json)")
+    parser.add_argument("--motion-loss", type=float, default=0.0,
+                        help="weight of the frame-to-frame difference term of the loss (see flow_loss; 0 = plain MSE)")
+    parser.add_argument("--attention", choices=("full", "factorised"), default=DIT_HYPERPARAMETERS["attention"],
+                        help="full: every block attends over the whole window; factorised: blocks alternate "
+                             "within-frame and across-frame attention (models.attention_spans)")
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--validate-every", type=int, default=500)
     parser.add_argument("--resume", action="store_true", help="continue from WORK/dit.pt")
@@ -86,7 +102,8 @@ def main():
     checkpoint_path = os.path.join(args.work, "dit.pt")
 
     dataset = ClipDataset.load(os.path.join(args.work, "clips.npz"), os.path.join(args.work, "captions.npz"))
-    model = DiT(**DIT_HYPERPARAMETERS).to(device)
+    hyperparameters = dict(DIT_HYPERPARAMETERS, attention=args.attention)
+    model = DiT(**hyperparameters).to(device)
     text_center, text_scale = dataset.text_normalisation()
     model.set_text_normalisation(text_center, text_scale)
     ema = copy.deepcopy(model).requires_grad_(False)
@@ -116,16 +133,20 @@ def main():
     if args.resume and os.path.exists(checkpoint_path) and state.get("noise_shared", 0.0) != args.noise_shared:
         raise SystemExit(f"dit: the checkpoint was trained with --noise-shared {state.get('noise_shared', 0.0)}; "
                          f"resume with the same value (or start a new work folder)")
+    if args.resume and os.path.exists(checkpoint_path) and \
+            state["hyperparameters"].get("attention", "full") != args.attention:
+        raise SystemExit(f"dit: the checkpoint was trained with --attention "
+                         f"{state['hyperparameters'].get('attention', 'full')}; resume with the same value")
     validation = fixed_validation_batch(dataset, 64, args.seed + 7, device, args.noise_shared)
 
     def save():
         save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                      "budget": budget.state(), "numpy_generator": rng.bit_generator.state, "rng": rng_state(),
                      "step": step, "elapsed": elapsed_before + time.monotonic() - started,
-                     "hyperparameters": DIT_HYPERPARAMETERS, "shift": dataset.shift, "scale": dataset.scale,
+                     "hyperparameters": hyperparameters, "shift": dataset.shift, "scale": dataset.scale,
                      "text_center": text_center, "text_scale": text_scale,
                      "batch": args.batch, "lr": args.lr, "t_mean": args.t_mean, "seed": args.seed,
-                     "noise_shared": args.noise_shared}, checkpoint_path)
+                     "noise_shared": args.noise_shared, "motion_loss": args.motion_loss}, checkpoint_path)
 
     started = last_log = time.monotonic()
     recent = []
@@ -136,7 +157,7 @@ def main():
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)
         with autocast(device):
-            loss = flow_loss(model, x0, mask, text, stride, t, noise)
+            loss = flow_loss(model, x0, mask, text, stride, t, noise, args.motion_loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

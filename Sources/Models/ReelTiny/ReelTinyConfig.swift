@@ -42,6 +42,34 @@ public struct ReelTinyConfig: Sendable, Decodable {
         public let layerNormEps: Float
         /// "exact (erf)" or "tanh".
         public let gelu: String
+        /// What each block's self-attention spans, one per block: "full" (the whole window),
+        /// "space" (one frame's tokens) or "time" (one patch position in every frame). Absent in
+        /// configs older than the field: full attention everywhere.
+        public let attentionSpans: [String]?
+
+        /// The blocks' spans, checked: `depth` known span names (all "full" when the config has none).
+        public func spans() throws(ReelTinyError) -> [AttentionSpan] {
+            guard let names = attentionSpans else { return Array(repeating: .full, count: depth) }
+            guard names.count == depth else {
+                throw .badConfig("dit.attention_spans has \(names.count) entries for \(depth) blocks")
+            }
+            return try names.map { name throws(ReelTinyError) in
+                guard let span = AttentionSpan(rawValue: name) else {
+                    throw .badConfig("dit.attention_spans holds \"\(name)\" (known: full, space, time)")
+                }
+                return span
+            }
+        }
+    }
+
+    /// The tokens one DiT block's self-attention runs over.
+    public enum AttentionSpan: String, Sendable {
+        /// Every token of the window.
+        case full
+        /// The tokens of one frame.
+        case space
+        /// One patch position across the window's frames.
+        case time
     }
 
     /// Defaults for sampling this model.

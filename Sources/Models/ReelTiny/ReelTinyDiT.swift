@@ -40,22 +40,46 @@ struct DiTBlock: Sendable {
     let qkv: Linear, proj: Linear, mlp: MLP, modulation: Linear
     let heads: Int
     let epsilon: Float
+    let span: ReelTinyConfig.AttentionSpan
+    /// Frames of a window: how the (t, y, x)-ordered tokens split for the "space" and "time" spans.
+    let frames: Int
 
-    init(_ w: WeightTable, dim: Int, heads: Int, mlpRatio: Int, epsilon: Float, activation: MLP.Activation) throws {
+    init(_ w: WeightTable, dim: Int, heads: Int, mlpRatio: Int, epsilon: Float, activation: MLP.Activation,
+         span: ReelTinyConfig.AttentionSpan, frames: Int) throws {
         qkv = try Linear(w, "qkv", inputs: dim, outputs: 3 * dim)
         proj = try Linear(w, "proj", inputs: dim, outputs: dim)
         mlp = try MLP(w, "mlp", inputs: dim, hidden: mlpRatio * dim, outputs: dim, activation: activation)
         modulation = try Linear(w, "modulation", inputs: dim, outputs: 6 * dim)
         self.heads = heads
         self.epsilon = epsilon
+        self.span = span
+        self.frames = frames
+    }
+
+    /// Self-attention over the block's span. Tokens are in (t, y, x) order, so "space" is the
+    /// reshape `[n, T·S, d] → [n·T, S, d]` and "time" the transpose `[n, T, S, d] → [n·S, T, d]`.
+    func attention(_ x: Tensor) -> Tensor {
+        let (n, length, d) = (x.shape[0], x.shape[1], x.shape[2])
+        let perFrame = length / frames
+        let grouped: Tensor
+        switch span {
+        case .full: grouped = x
+        case .space: grouped = x.reshaped([n * frames, perFrame, d])
+        case .time: grouped = x.reshaped([n, frames, perFrame, d]).permuted([0, 2, 1, 3]).reshaped([n * perFrame, frames, d])
+        }
+        let parts = qkv(grouped).chunkedLastAxis(3)
+        let attended = proj(Tensor.multiHeadAttention(query: parts[0], key: parts[1], value: parts[2], heads: heads))
+        switch span {
+        case .full: return attended
+        case .space: return attended.reshaped([n, length, d])
+        case .time: return attended.reshaped([n, perFrame, frames, d]).permuted([0, 2, 1, 3]).reshaped([n, length, d])
+        }
     }
 
     /// `x [n, L, d]`, `conditioningSiLU [n, d]` (SiLU already applied, shared by every block).
     func callAsFunction(_ x: Tensor, _ conditioningSiLU: Tensor) -> Tensor {
         let m = modulation(conditioningSiLU).chunkedLastAxis(6)
-        let attentionIn = x.layerNorm(epsilon: epsilon).modulated(shift: m[0], scale: m[1])
-        let qkvParts = qkv(attentionIn).chunkedLastAxis(3)
-        let attended = proj(Tensor.multiHeadAttention(query: qkvParts[0], key: qkvParts[1], value: qkvParts[2], heads: heads))
+        let attended = attention(x.layerNorm(epsilon: epsilon).modulated(shift: m[0], scale: m[1]))
         let h = x.addingGated(attended, gate: m[2])
         let mlpIn = h.layerNorm(epsilon: epsilon).modulated(shift: m[3], scale: m[4])
         return h.addingGated(mlp(mlpIn), gate: m[5])
@@ -67,7 +91,9 @@ struct DiTBlock: Sendable {
 /// Inputs per batch item: noisy latents `[T, C, H, W]` (unit-variance space), anchor latents of the
 /// same shape with a per-frame mask (1 = the frame is a given anchor), the pooled 384-d MiniLM text
 /// embedding (all zeros = no text, for guidance), the frame stride and the flow time t ∈ [0, 1].
-/// Tokens are 2×2 spatial patches of `[x, anchors · mask, mask]`, one set per frame.
+/// Tokens are 2×2 spatial patches of `[x, anchors · mask, mask]`, one set per frame. Each block's
+/// self-attention spans the whole window, one frame, or one patch position over time, as the
+/// config's `attention_spans` says.
 public struct ReelTinyDiT: Sendable {
     public let config: ReelTinyConfig.DiT
     let patchEmbed: Linear
@@ -87,9 +113,11 @@ public struct ReelTinyDiT: Sendable {
         timeMLP = try MLP(w, "time_mlp", inputs: config.frequencyDim, hidden: d, outputs: d, activation: .silu)
         strideMLP = try MLP(w, "stride_mlp", inputs: config.frequencyDim, hidden: d, outputs: d, activation: .silu)
         textMLP = try MLP(w, "text_mlp", inputs: config.textDim, hidden: d, outputs: d, activation: .silu)
+        let spans = try config.spans()
         blocks = try (0..<config.depth).map {
             try DiTBlock(w.scoped("blocks.\($0)."), dim: d, heads: config.heads, mlpRatio: config.mlpRatio,
-                         epsilon: config.layerNormEps, activation: config.gelu.hasPrefix("tanh") ? .geluTanh : .gelu)
+                         epsilon: config.layerNormEps, activation: config.gelu.hasPrefix("tanh") ? .geluTanh : .gelu,
+                         span: spans[$0], frames: config.frames)
         }
         modulationOut = try Linear(w, "modulation_out", inputs: d, outputs: 2 * d)
         out = try Linear(w, "out", inputs: d, outputs: c * p * p)

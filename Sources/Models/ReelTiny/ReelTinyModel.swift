@@ -53,6 +53,7 @@ public struct ReelTinyModel: Sendable {
         guard (0..<1).contains(config.noiseSharedFraction) else {
             throw .badConfig("noise.shared_fraction is \(config.noiseSharedFraction); it must be at least 0 and below 1")
         }
+        _ = try config.dit.spans()
         return config
     }
 
