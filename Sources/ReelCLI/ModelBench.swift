@@ -67,7 +67,17 @@ struct ModelBench: ParsableCommand {
         let grid = c.latentSize / c.patch
         let tokens = Double(c.frames * grid * grid), d = Double(c.dim)
         let patchIn = Double((2 * c.latentChannels + 1) * c.patch * c.patch), patchOut = Double(c.latentChannels * c.patch * c.patch)
-        let perBlock = 2 * tokens * d * 3 * d + 2 * 2 * tokens * tokens * d + 2 * tokens * d * d + 2 * 2 * tokens * d * Double(c.mlpRatio) * d
-        return 2 * tokens * patchIn * d + Double(c.depth) * perBlock + 2 * tokens * d * patchOut
+        let linear = 2 * tokens * d * 3 * d + 2 * tokens * d * d + 2 * 2 * tokens * d * Double(c.mlpRatio) * d
+        // Scores and the weighted sum: each token against the tokens of its block's span.
+        let spans = (try? c.spans()) ?? Array(repeating: .full, count: c.depth)
+        let attention = spans.map { span -> Double in
+            let keys: Double = switch span {
+            case .full: tokens
+            case .space: Double(grid * grid)
+            case .time: Double(c.frames)
+            }
+            return 2 * 2 * tokens * keys * d
+        }.reduce(0, +)
+        return 2 * tokens * patchIn * d + Double(c.depth) * linear + attention + 2 * tokens * d * patchOut
     }
 }

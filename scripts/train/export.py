@@ -128,7 +128,9 @@ def main():
         "flow": {
             "convention": "x_t = (1 - t) * x0 + t * noise; the model predicts v = noise - x0; t = 1 is noise, t = 0 data",
             "training_time_distribution": "logit-normal: t = sigmoid(n), n ~ N(0, 1)",
-            "loss": "MSE of v over all frames, anchor frames included",
+            "loss": "MSE of v over all frames, anchor frames included, plus motion_loss times the MSE of the "
+                    "error's frame-to-frame differences",
+            "motion_loss": dit_checkpoint.get("motion_loss", 0.0),
             "anchors": "anchor frames carry the clean anchor latent in the anchor channels and mask = 1; during "
                        "sampling their x_t is reset to (1 - t) * anchor + t * noise after each step",
             "text_dropout": TEXT_DROP_PROBABILITY,

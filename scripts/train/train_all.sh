@@ -5,13 +5,14 @@
 #   scripts/train/train_all.sh [--budget-minutes 112] [--vae-minutes 16] [--dit-steps N] [--threads N]
 #                              [--work DIR] [--out DIR] [--clips N] [--fixtures PATH]
 #                              [--no-eval | --eval-limit N] [--dit-recalibrate] [--noise-shared F]
-#                              [--motion-loss W] [--vae-from MODEL]
+#                              [--motion-loss W] [--attention factorised|full] [--vae-from MODEL]
 #
 # --noise-shared F: the fraction of the DiT's noise variance a window's frames share (train_dit.py
 # --noise-shared; exported to config.json as noise.shared_fraction, which Reel's sampler follows).
 #
-# --motion-loss W: weight of the frame-to-frame difference term of the DiT's loss (train_dit.py
-# --motion-loss). --vae-from MODEL: skip VAE training and reuse MODEL's exported VAE (import_vae.py),
+# --motion-loss W (default 1): weight of the frame-to-frame difference term of the DiT's loss
+# (train_dit.py --motion-loss). --attention: the DiT's attention layout (train_dit.py; default
+# factorised). --vae-from MODEL: skip VAE training and reuse MODEL's exported VAE (import_vae.py),
 # for DiT experiments on the latents of the VAE that ships.
 #
 # --dit-steps caps the DiT's step count (the time budget may allow more); it also applies when an
@@ -40,7 +41,8 @@ EVAL_LIMIT=0            # 0 = all evaluation prompts
 FIXTURES=""
 DIT_STEPS=100000
 NOISE_SHARED=0
-MOTION_LOSS=0
+MOTION_LOSS=1
+ATTENTION=factorised
 VAE_FROM=""
 DIT_EXTRA=()
 
@@ -59,6 +61,7 @@ while [ $# -gt 0 ]; do
         --dit-recalibrate) DIT_EXTRA+=(--recalibrate); shift ;;
         --noise-shared) NOISE_SHARED="$2"; shift 2 ;;
         --motion-loss) MOTION_LOSS="$2"; shift 2 ;;
+        --attention) ATTENTION="$2"; shift 2 ;;
         --vae-from) VAE_FROM="$2"; shift 2 ;;
         -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "train_all: unknown option $1" >&2; exit 2 ;;
@@ -105,7 +108,7 @@ DIT_MINUTES=$(( BUDGET_MINUTES - RESERVE_MINUTES - $(spent_seconds) / 60 ))
 if [ "$DIT_MINUTES" -lt 1 ]; then DIT_MINUTES=1; fi
 log "dit: ${DIT_MINUTES} min left for training"
 run_phase dit "$WORK/dit_done.json" \
-    "$PY" train_dit.py --work "$WORK" --minutes "$DIT_MINUTES" --steps "$DIT_STEPS" --threads "$THREADS" --noise-shared "$NOISE_SHARED" --motion-loss "$MOTION_LOSS" --resume "${DIT_EXTRA[@]}"
+    "$PY" train_dit.py --work "$WORK" --minutes "$DIT_MINUTES" --steps "$DIT_STEPS" --threads "$THREADS" --noise-shared "$NOISE_SHARED" --motion-loss "$MOTION_LOSS" --attention "$ATTENTION" --resume "${DIT_EXTRA[@]}"
 "$PY" export.py --work "$WORK" --out "$OUT" | tee -a "$WORK/train.log"
 if [ -n "$FIXTURES" ]; then
     "$PY" parity_fixtures.py --model "$OUT" --out "$FIXTURES" --threads "$THREADS" | tee -a "$WORK/train.log"

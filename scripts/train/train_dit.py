@@ -4,7 +4,9 @@
 
 Needs WORK/clips.npz and WORK/captions.npz. Flow convention: x_t = (1 - t) x0 + t noise (t = 1 is
 pure noise), the model predicts v = noise - x0, t ~ logit-normal(--t-mean, 1); the MSE covers every frame
-(anchor frames included). Text is replaced by zeros 10% of the time (classifier-free guidance).
+(anchor frames included), plus --motion-loss times the MSE of the error's frame-to-frame differences.
+Attention is factorised by default (blocks alternate within-frame and across-frame; --attention full
+for the earlier layout). Text is replaced by zeros 10% of the time (classifier-free guidance).
 Keeps an EMA of the weights (exported). Writes WORK/dit.pt every --checkpoint-every steps and at
 the end, and WORK/dit_done.json.
 """
@@ -23,7 +25,7 @@ from data import ClipDataset
 from models import DiT, correlated_noise
 
 DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
-                       "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256, "attention": "full"}
+                       "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256, "attention": "factorised"}
 
 
 def learning_rate(step, total, peak, warmup=300):
@@ -84,7 +86,7 @@ def main():
     parser.add_argument("--noise-shared", type=float, default=0.0,
                         help="fraction of the noise variance shared by a window's frames (0 = independent; "
                              "see correlated_noise); the sampler must use the same value (config.json)")
-    parser.add_argument("--motion-loss", type=float, default=0.0,
+    parser.add_argument("--motion-loss", type=float, default=1.0,
                         help="weight of the frame-to-frame difference term of the loss (see flow_loss; 0 = plain MSE)")
     parser.add_argument("--attention", choices=("full", "factorised"), default=DIT_HYPERPARAMETERS["attention"],
                         help="full: every block attends over the whole window; factorised: blocks alternate "
