@@ -47,39 +47,31 @@ def attention_focus(model, seed):
     dit = model.dit
     latents, _, captions = world_windows(model, ["left", "up", "bounce", "grow"], seed)
     text = torch.as_tensor(embed(load_text_encoder(), captions))
-    # The blocks' inputs (tokens, conditioning), captured by pre-hooks; the weights are recomputed from them.
-    inputs = []
-    hooks = [b.register_forward_pre_hook(lambda m, a: inputs.append(a)) for b in dit.blocks]
+    # Each block's attention input, captured by wrapping its attention for one forward pass.
+    captured = []
+    for block in dit.blocks:
+        block.attention = (lambda x, block=block, original=block.attention:
+                           captured.append(block.attention_weights(block.group(x))[0]) or original(x))
     t = 0.6
     noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
+    try:
         dit((1 - t) * latents + t * noise, torch.zeros_like(latents), torch.zeros(latents.shape[:2]), text,
             torch.ones(len(latents)), torch.full((len(latents),), t))
-    for hook in hooks:
-        hook.remove()
+    finally:
+        for block in dit.blocks:
+            del block.attention   # back to DiTBlock.attention
     print("attention at t = 0.6 (entropy / uniform's; weight on the query's own patch position or nearby frames)")
     grid = dit.grid * dit.grid
-    for index, (block, (h, c)) in enumerate(zip(dit.blocks, inputs)):
-        with torch.no_grad():
-            shift, scale = block.modulation(torch.nn.functional.silu(c)).chunk(6, dim=-1)[:2]
-            x = block.norm1(h) * (1 + scale[:, None]) + shift[:, None]
-            n, length, dim = x.shape
-            frames, per_frame = dit.frames, length // dit.frames
-            position = torch.arange(length) % grid
-            if block.span == "space":
-                x, position = x.reshape(n * frames, per_frame, dim), torch.arange(per_frame)
-            elif block.span == "time":
-                x = x.reshape(n, frames, per_frame, dim).transpose(1, 2).reshape(n * per_frame, frames, dim)
-            span = x.shape[1]
-            q, k, _ = block.qkv(x).view(x.shape[0], span, 3, block.heads, dim // block.heads).permute(2, 0, 3, 1, 4)
-            weights = torch.softmax((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5, dim=-1)
-            entropy = float(-(weights * torch.log(weights + 1e-12)).sum(-1).mean() / np.log(span))
-            if block.span == "time":   # keys are frames: the weight within one frame of the query's
-                frame = torch.arange(frames)
-                focus, what = ((frame[:, None] - frame[None, :]).abs() <= 1).float(), "frames within 1"
-            else:
-                focus, what = (position[:, None] == position[None, :]).float(), "own position"
-            weight = float((weights * focus).sum(-1).mean())
+    for index, (block, weights) in enumerate(zip(dit.blocks, captured)):
+        span = weights.shape[-1]
+        entropy = float(-(weights * torch.log(weights + 1e-12)).sum(-1).mean() / np.log(span))
+        keys = torch.arange(span)
+        if block.span == "time":   # keys are frames: the weight within one frame of the query's
+            focus, what = ((keys[:, None] - keys[None, :]).abs() <= 1).float(), "frames within 1"
+        else:                      # keys are tokens of a window or a frame: the same patch position
+            position = keys % grid
+            focus, what = (position[:, None] == position[None, :]).float(), "own position"
+        weight = float((weights * focus).sum(-1).mean())
         print(f"  block {index} ({block.span}, {span} keys): entropy {entropy:.2f}, {what} {weight:.2f} "
               f"(uniform {float(focus.sum(-1).mean()) / span:.2f})")
 

@@ -204,24 +204,38 @@ class DiTBlock(nn.Module):
         nn.init.zeros_(self.modulation.weight)
         nn.init.zeros_(self.modulation.bias)
 
-    def attention(self, x):
-        """Self-attention over the block's span: "full" (all tokens of the window), "space" (the
-        tokens of one frame) or "time" (one patch position across the window's frames). Tokens are
-        in (t, y, x) order, so the spans are reshapes of [n, T * S, d] to [n * T, S, d] or, through
-        a transpose, [n * S, T, d]."""
+    def group(self, x):
+        """[n, T * S, d] -> [groups, span, d]: "full" keeps the window ([n, T * S, d]), "space" makes
+        each frame a group ([n * T, S, d]), "time" each patch position ([n * S, T, d], through a
+        transpose). Tokens are in (t, y, x) order."""
         n, length, dim = x.shape
         frames, per_frame = self.frames, length // self.frames
         if self.span == "space":
-            x = x.reshape(n * frames, per_frame, dim)
-        elif self.span == "time":
-            x = x.reshape(n, frames, per_frame, dim).transpose(1, 2).reshape(n * per_frame, frames, dim)
-        groups, span = x.shape[0], x.shape[1]
-        q, k, v = self.qkv(x).view(groups, span, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
-        weights = torch.softmax((q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5), dim=-1)
-        out = self.proj((weights @ v).transpose(1, 2).reshape(groups, span, dim))
+            return x.reshape(n * frames, per_frame, dim)
         if self.span == "time":
-            out = out.reshape(n, per_frame, frames, dim).transpose(1, 2)
-        return out.reshape(n, length, dim)
+            return x.reshape(n, frames, per_frame, dim).transpose(1, 2).reshape(n * per_frame, frames, dim)
+        return x
+
+    def ungroup(self, out, n):
+        """Inverse of group for a batch of n windows."""
+        if self.span == "time":
+            out = out.reshape(n, -1, self.frames, out.shape[-1]).transpose(1, 2)
+        return out.reshape(n, -1, out.shape[-1])
+
+    def attention_weights(self, grouped):
+        """(softmax weights [groups, heads, span, span], values [groups, heads, span, head_dim]) for
+        grouped tokens (see group)."""
+        groups, span, dim = grouped.shape
+        q, k, v = self.qkv(grouped).view(groups, span, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        return torch.softmax((q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5), dim=-1), v
+
+    def attention(self, x):
+        """Self-attention over the block's span: "full" (all tokens of the window), "space" (the
+        tokens of one frame) or "time" (one patch position across the window's frames)."""
+        grouped = self.group(x)
+        weights, v = self.attention_weights(grouped)
+        groups, span, dim = grouped.shape
+        return self.ungroup(self.proj((weights @ v).transpose(1, 2).reshape(groups, span, dim)), x.shape[0])
 
     def forward(self, x, c):
         shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(F.silu(c)).chunk(6, dim=-1)
