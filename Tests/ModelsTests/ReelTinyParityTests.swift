@@ -82,6 +82,21 @@ struct ReelTinyParityTests {
         #expect(relativeError(try ParityFixture.velocity(full, io), expected) > 1e-2)
     }
 
+    @Test("fine latent (two VAE levels: 16×16 latents; 4×4 DiT patches): VAE and DiT within 1e-4")
+    func fineLatent() throws {
+        let folder = ParityFixture.folder.appendingPathComponent("fine-latent")
+        let model = try ReelTinyModel(folder: folder)
+        #expect(model.config.vae.latentSize == 16 && model.dit.config.patch == 4)
+        let io = try SafetensorsFile(contentsOf: folder.appendingPathComponent("io.safetensors"))
+        let decoded = model.vae.decode(try io.tensor("latents"))
+        #expect(decoded.shape == [2, 3, 64, 64])
+        #expect(relativeError(decoded, try io.tensor("decoded")) <= 1e-4)
+        #expect(relativeError(model.vae.encode(try io.tensor("images")), try io.tensor("encoded_mean")) <= 1e-4)
+        let error = relativeError(try ParityFixture.velocity(model, io), try io.tensor("velocity"))
+        print("fine-latent DiT forward parity: relative error \(error)")
+        #expect(error <= 1e-4)
+    }
+
     @Test("items split across BLAS threads: VAE bit-identical to one thread, DiT within 1e-5")
     func threadSplit() throws {
         let model = try ReelTinyModel(folder: ParityFixture.folder)

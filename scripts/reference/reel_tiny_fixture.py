@@ -7,7 +7,9 @@ dit.safetensors, and io.safetensors with the inputs and expected outputs; and a 
 factorised attention (blocks attending within a frame, then across frames), dit_factorised.safetensors
 with config_factorised.json (the same VAE) and its output on the same inputs, io's
 "velocity_factorised". Its parameters are drawn after everything else, so the first fixture's
-files do not change with it.
+files do not change with it. Last, in OUT/fine-latent/, a model with the 4x-downsampling layout
+(two VAE levels: 16x16 latents; 4x4 DiT patches, factorised attention) with its own config.json,
+weights and io.safetensors, drawn after all of the above.
 
 Run: scripts/reference/make_fixtures.sh  (or: $(scripts/reference/venv.sh) scripts/reference/reel_tiny_fixture.py OUT)
 """
@@ -25,6 +27,9 @@ import models  # noqa: E402
 VAE_CONFIG = dict(widths=(16, 16, 32, 32), latent_channels=4, encoder_blocks=(0, 1, 1), decoder_blocks=(1, 1, 1))
 DIT_CONFIG = dict(frames=4, latent_channels=4, latent_size=8, patch=2, dim=48, depth=2, heads=4, mlp_ratio=4,
                   text_dim=384, frequency_dim=32)
+# The fine-latent layout (train_vae.py --latent f4c4): 64x64 -> 16x16, 4x4 patches.
+FINE_VAE_CONFIG = dict(widths=(16, 16, 32), latent_channels=4, encoder_blocks=(0, 1), decoder_blocks=(1, 1))
+FINE_DIT_CONFIG = dict(DIT_CONFIG, latent_size=16, patch=4)
 
 
 def randomise(module, generator, scale):
@@ -102,7 +107,53 @@ def main():
                          attention_spans=models.attention_spans("factorised", DIT_CONFIG["depth"]))
     with open(os.path.join(out, "config_factorised.json"), "w") as f:
         json.dump(config, f, indent=2)
+    fine_latent(os.path.join(out, "fine-latent"), g)
     print(f"wrote reel-tiny parity fixtures to {out}")
+
+
+def fine_latent(out, g):
+    """The fine-latent fixture: VAE and factorised DiT at 16x16 latents, inputs and outputs."""
+    os.makedirs(out, exist_ok=True)
+    vae = models.VAE(**FINE_VAE_CONFIG, log_variance=False).eval()
+    dit = models.DiT(**FINE_DIT_CONFIG, attention="factorised").eval()
+    randomise(vae, g, 1.0)
+    randomise(dit, g, 1.0)
+    n, frames, c, s = 2, FINE_DIT_CONFIG["frames"], FINE_DIT_CONFIG["latent_channels"], FINE_DIT_CONFIG["latent_size"]
+    images = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+    latents = torch.randn(2, c, s, s, generator=g)
+    x = torch.randn(n, frames, c, s, s, generator=g)
+    anchors = torch.randn(n, frames, c, s, s, generator=g)
+    mask = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    text = torch.randn(n, 384, generator=g)
+    text[1] = 0.0
+    stride = torch.tensor([2.0, 1.0])
+    t = torch.tensor([0.61, 0.12])
+    with torch.no_grad():
+        mean, decoded = vae.encode(images), vae.decode(latents)
+        velocity = dit(x, anchors, mask, text, stride, t)
+    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, os.path.join(out, "vae.safetensors"))
+    save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, os.path.join(out, "dit.safetensors"))
+    save_file({"images": images, "encoded_mean": mean.contiguous(), "latents": latents, "decoded": decoded, "x": x,
+               "anchors": anchors, "mask": mask, "text": text, "stride": stride, "t": t, "velocity": velocity},
+              os.path.join(out, "io.safetensors"))
+    config = {
+        "name": "reel-tiny-parity-fixture-fine-latent",
+        "format_version": 1,
+        "video": {"width": 64, "height": 64, "fps": 8, "window_frames": frames},
+        "vae": {"weights": "vae.safetensors", "sha256": sha256(os.path.join(out, "vae.safetensors")),
+                "widths": list(FINE_VAE_CONFIG["widths"]), "latent_channels": c, "latent_size": s,
+                "encoder_blocks": list(FINE_VAE_CONFIG["encoder_blocks"]),
+                "decoder_blocks": list(FINE_VAE_CONFIG["decoder_blocks"]),
+                "group_norm_groups": models.GROUPS, "group_norm_eps": models.VAE_NORM_EPS,
+                "latent_shift": 0.0, "latent_scale": 1.0},
+        "dit": {"weights": "dit.safetensors", "sha256": sha256(os.path.join(out, "dit.safetensors")), **FINE_DIT_CONFIG,
+                "layer_norm_eps": models.DIT_NORM_EPS, "gelu": "exact (erf)", "attention_layout": "factorised",
+                "attention_spans": models.attention_spans("factorised", FINE_DIT_CONFIG["depth"])},
+        "sampler": {"steps": 8, "cfg_scale": 4.0, "shift": 1.0},
+        "strides_trained": [1, 2, 4, 8],
+    }
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def anchor_mask(rng, kind):
 class ClipDataset:
     """Windows of encoded clips with masks and caption embeddings, sampled with a numpy Generator.
 
-    latents: float16 [n, CLIP_FRAMES, C, 8, 8] raw VAE means; combos [n]; strides [n];
+    latents: float16 [n, CLIP_FRAMES, C, H, W] raw VAE means; combos [n]; strides [n];
     caption_embeddings [u, 384]; caption_ids [len(TRAIN_COMBOS), k] rows of caption_embeddings.
     """
 
@@ -123,7 +123,7 @@ class ClipDataset:
         return center.astype(np.float32), float(scale)
 
     def batch(self, rng, size):
-        """x0, anchors-mask, text, stride as tensors: x0 [size, WINDOW, C, 8, 8] (scaled latents),
+        """x0, anchors-mask, text, stride as tensors: x0 [size, WINDOW, C, H, W] (scaled latents),
         mask [size, WINDOW], text [size, 384] (zeros when dropped), stride [size]."""
         clips = rng.choice(len(self.latents), size=size, p=self.clip_probabilities)
         x0 = np.empty((size, WINDOW) + self.latents.shape[2:], dtype=np.float32)

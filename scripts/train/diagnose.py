@@ -32,7 +32,7 @@ MOTION_WORDS = {"left": "moves left", "right": "moves right", "up": "moves up", 
 
 
 def world_windows(model, motions, seed, frames=16, stride=1):
-    """(latents [n, T, C, 8, 8] DiT-scale, uint8 clips, captions) of random world clips."""
+    """(latents [n, T, C, H, W] DiT-scale, uint8 clips, captions) of random world clips."""
     rng = np.random.default_rng(seed)
     specs = [world.random_spec(rng, str(rng.choice(list(world.BACKGROUNDS))), str(rng.choice(list(world.COLOURS))),
                                str(rng.choice(world.SHAPES)), str(rng.choice(list(world.SIZES))), motion)

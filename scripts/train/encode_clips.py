@@ -5,7 +5,7 @@
 Needs WORK/vae.pt. Clips cycle through captions.TRAIN_COMBOS (balanced), each CLIP_FRAMES frames
 at a random stride from data.CLIP_STRIDES and a random start. Work is done in chunks saved under
 WORK/clip_chunks/ so a killed run resumes where it stopped. Writes WORK/clips.npz: latents float16
-[n, CLIP_FRAMES, C, 8, 8], combos [n], strides [n], and the latent shift and scale (scalars such
+[n, CLIP_FRAMES, C, H, W], combos [n], strides [n], and the latent shift and scale (scalars such
 that (latent - shift) * scale has zero mean and unit variance over the whole set).
 """
 import argparse

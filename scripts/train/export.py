@@ -100,7 +100,7 @@ def main():
             "encoder_blocks": list(vae_hp["encoder_blocks"]), "decoder_blocks": list(vae_hp["decoder_blocks"]),
             "group_norm_groups": GROUPS, "group_norm_eps": VAE_NORM_EPS,
             "pixel_range": "RGB in [-1, 1] = 2 * value/255 - 1, layout [n, 3, 64, 64]",
-            "encoder_output": "posterior mean [n, C, 8, 8]",
+            "encoder_output": "posterior mean [n, C, H, W] (H = W = latent_size)",
             "latent_shift": dit_checkpoint["shift"], "latent_scale": dit_checkpoint["scale"],
             "latent_normalisation": "dit_latent = (vae_latent - latent_shift) * latent_scale; "
                                     "vae_latent = dit_latent / latent_scale + latent_shift",

@@ -35,12 +35,12 @@ class ReelTiny:
 
     @torch.no_grad()
     def encode(self, pixels):
-        """[n, 3, 64, 64] in [-1, 1] -> DiT-scale latents [n, C, 8, 8]."""
+        """[n, 3, 64, 64] in [-1, 1] -> DiT-scale latents [n, C, H, W]."""
         return (self.vae.encode(pixels) - self.shift) * self.scale
 
     @torch.no_grad()
     def decode(self, latents, batch=64):
-        """DiT-scale latents [..., C, 8, 8] -> pixels [..., 3, 64, 64] in [-1, 1]."""
+        """DiT-scale latents [..., C, H, W] -> pixels [..., 3, 64, 64] in [-1, 1]."""
         flat = latents.reshape(-1, *latents.shape[-3:])
         out = torch.cat([self.vae.decode(flat[i:i + batch] / self.scale + self.shift)
                          for i in range(0, len(flat), batch)])

@@ -91,6 +91,9 @@ def main():
     parser.add_argument("--attention", choices=("full", "factorised"), default=DIT_HYPERPARAMETERS["attention"],
                         help="full: every block attends over the whole window; factorised: blocks alternate "
                              "within-frame and across-frame attention (models.attention_spans)")
+    parser.add_argument("--patch", type=int, default=None,
+                        help="spatial patch size in latent pixels (default: 2 for 8x8 latents, 4 for 16x16 ones, "
+                             "so a frame is 4x4 tokens either way)")
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--validate-every", type=int, default=500)
     parser.add_argument("--resume", action="store_true", help="continue from WORK/dit.pt")
@@ -104,7 +107,10 @@ def main():
     checkpoint_path = os.path.join(args.work, "dit.pt")
 
     dataset = ClipDataset.load(os.path.join(args.work, "clips.npz"), os.path.join(args.work, "captions.npz"))
-    hyperparameters = dict(DIT_HYPERPARAMETERS, attention=args.attention)
+    # The latent's channels and size come from the clip cache (the VAE that encoded it).
+    _, _, channels, size, _ = dataset.latents.shape
+    hyperparameters = dict(DIT_HYPERPARAMETERS, attention=args.attention, latent_channels=int(channels),
+                           latent_size=int(size), patch=args.patch or max(1, int(size) // 4))
     model = DiT(**hyperparameters).to(device)
     text_center, text_scale = dataset.text_normalisation()
     model.set_text_normalisation(text_center, text_scale)

@@ -21,6 +21,13 @@ from models import VAE
 
 VAE_HYPERPARAMETERS = {"widths": (32, 64, 128, 128), "latent_channels": 8, "encoder_blocks": (0, 1, 1),
                        "decoder_blocks": (1, 1, 1)}
+# Latent layouts by name: "f8c8" (8x downsampling to 8x8x8, the first checkpoints') and "f4c4" (4x
+# downsampling to 16x16x4: positions at 4-pixel instead of 8-pixel granularity, for the DiT to place
+# a moving subject to the pixel; used with 4x4 DiT patches, which keep 16 tokens per frame).
+LATENT_LAYOUTS = {
+    "f8c8": VAE_HYPERPARAMETERS,
+    "f4c4": {"widths": (32, 64, 128), "latent_channels": 4, "encoder_blocks": (0, 1), "decoder_blocks": (1, 1)},
+}
 
 
 def learning_rate(step, total, peak, warmup=100):
@@ -56,6 +63,8 @@ def main():
     parser.add_argument("--kl-weight", type=float, default=1e-5)
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--psnr-frames", type=int, default=1024)
+    parser.add_argument("--latent", choices=sorted(LATENT_LAYOUTS), default="f8c8",
+                        help="latent layout: f8c8 = 8x8x8 (8x downsampling), f4c4 = 16x16x4 (4x); see LATENT_LAYOUTS")
     parser.add_argument("--resume", action="store_true", help="continue from WORK/vae.pt")
     add_runtime_arguments(parser)
     args = parser.parse_args()
@@ -64,7 +73,8 @@ def main():
     log = Log(os.path.join(args.work, "train.log"))
     checkpoint_path = os.path.join(args.work, "vae.pt")
 
-    vae = VAE(**VAE_HYPERPARAMETERS).to(device)
+    hyperparameters = LATENT_LAYOUTS[args.latent]
+    vae = VAE(**hyperparameters).to(device)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=args.lr, weight_decay=0.0)
     budget = StepBudget(args.steps, args.minutes)
     rng = np.random.default_rng(args.seed)
@@ -74,6 +84,9 @@ def main():
         vae.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         budget.load(state["budget"])
+        if dict(state["hyperparameters"]) != dict(hyperparameters):
+            raise SystemExit(f"vae: the checkpoint has another latent layout ({state['hyperparameters']}); "
+                             f"resume with the same --latent (or start a new work folder)")
         rng.bit_generator.state = state["numpy_generator"]
         restore_rng_state(state["rng"])
         step, elapsed_before = state["step"], state["elapsed"]
@@ -85,7 +98,7 @@ def main():
         save_atomic({"model": vae.state_dict(), "optimizer": optimizer.state_dict(), "budget": budget.state(),
                      "numpy_generator": rng.bit_generator.state, "rng": rng_state(), "step": step,
                      "elapsed": elapsed_before + time.monotonic() - started,
-                     "hyperparameters": VAE_HYPERPARAMETERS}, checkpoint_path)
+                     "hyperparameters": hyperparameters}, checkpoint_path)
 
     started = last_log = time.monotonic()
     recent = []
