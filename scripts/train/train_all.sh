@@ -6,6 +6,7 @@
 #                              [--work DIR] [--out DIR] [--clips N] [--fixtures PATH]
 #                              [--no-eval | --eval-limit N] [--dit-recalibrate] [--noise-shared F]
 #                              [--motion-loss W] [--attention factorised|full] [--vae-from MODEL]
+#                              [--latent f8c8|f4c4]
 #
 # --noise-shared F: the fraction of the DiT's noise variance a window's frames share (train_dit.py
 # --noise-shared; exported to config.json as noise.shared_fraction, which Reel's sampler follows).
@@ -13,7 +14,9 @@
 # --motion-loss W (default 1): weight of the frame-to-frame difference term of the DiT's loss
 # (train_dit.py --motion-loss). --attention: the DiT's attention layout (train_dit.py; default
 # factorised). --vae-from MODEL: skip VAE training and reuse MODEL's exported VAE (import_vae.py),
-# for DiT experiments on the latents of the VAE that ships.
+# for DiT experiments on the latents of the VAE that ships. --latent: the VAE's latent layout
+# (train_vae.py --latent: f8c8 = 8x8x8, f4c4 = 16x16x4); the DiT follows the clips' latent shape
+# with 4x4 tokens per frame.
 #
 # --dit-steps caps the DiT's step count (the time budget may allow more); it also applies when an
 # interrupted run is resumed, so a run can be shortened mid-way. --dit-recalibrate, on a resumed
@@ -44,6 +47,7 @@ NOISE_SHARED=0
 MOTION_LOSS=1
 ATTENTION=factorised
 VAE_FROM=""
+LATENT=f8c8
 DIT_EXTRA=()
 
 while [ $# -gt 0 ]; do
@@ -63,7 +67,8 @@ while [ $# -gt 0 ]; do
         --motion-loss) MOTION_LOSS="$2"; shift 2 ;;
         --attention) ATTENTION="$2"; shift 2 ;;
         --vae-from) VAE_FROM="$2"; shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        --latent) LATENT="$2"; shift 2 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "train_all: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -101,7 +106,7 @@ if [ -n "$VAE_FROM" ] && [ ! -e "$WORK/vae_done.json" ]; then
     "$PY" import_vae.py --model "$VAE_FROM" --work "$WORK" | tee -a "$WORK/train.log"
 fi
 run_phase vae "$WORK/vae_done.json" \
-    "$PY" train_vae.py --work "$WORK" --minutes "$VAE_MINUTES" --threads "$THREADS" --resume
+    "$PY" train_vae.py --work "$WORK" --minutes "$VAE_MINUTES" --threads "$THREADS" --latent "$LATENT" --resume
 run_phase clips "$WORK/clips.npz" \
     "$PY" encode_clips.py --work "$WORK" --clips "$CLIPS" --threads "$THREADS" --resume
 DIT_MINUTES=$(( BUDGET_MINUTES - RESERVE_MINUTES - $(spent_seconds) / 60 ))
