@@ -90,7 +90,10 @@ public struct PromptAttributes: Sendable, Equatable, Codable {
     }
 
     /// Reads a prompt: the longest matching phrase wins, on word boundaries, case-insensitively.
-    /// The motion phrase is found first and removed, so "moves in a circle" names no shape.
+    /// The motion phrase is found first and removed, so "moves in a circle" names no shape. The
+    /// subject's colour is the colour phrase nearest before the shape word ("a red ball bounces
+    /// across green grass" is red: "green" there describes a background the tables do not list),
+    /// else the longest colour phrase.
     public init(prompt: String) {
         let words = prompt.lowercased().map { $0.isLetter || $0 == "-" ? $0 : " " }
             .reduce(into: "") { $0.append($1) }.split(separator: " ")
@@ -105,9 +108,32 @@ public struct PromptAttributes: Sendable, Equatable, Codable {
             if removing, let best { text = text.replacingOccurrences(of: " \(best.phrase) ", with: " ") }
             return best?.name
         }
+        /// Where in `text` a phrase of `table` starts and ends, every occurrence.
+        func occurrences(_ table: [String: [String]]) -> [(name: String, phrase: String, start: Int, end: Int)] {
+            var found: [(name: String, phrase: String, start: Int, end: Int)] = []
+            for (name, phrases) in table.sorted(by: { $0.key < $1.key }) {
+                for phrase in phrases {
+                    var from = text.startIndex
+                    while let range = text.range(of: " \(phrase) ", range: from..<text.endIndex) {
+                        found.append((name, phrase, text.distance(from: text.startIndex, to: range.lowerBound),
+                                      text.distance(from: text.startIndex, to: range.upperBound)))
+                        from = text.index(before: range.upperBound)
+                    }
+                }
+            }
+            return found
+        }
         motion = find(World.motionPhrases, removing: true)
         background = find(World.backgroundPhrases, removing: true)
-        colour = find(World.colourWords, removing: true)
+        let shapeStart = occurrences(World.shapeWords).map(\.start).min()
+        let beforeShape = occurrences(World.colourWords).filter { shapeStart != nil && $0.end <= shapeStart! + 1 }
+        // Nearest to the shape word; of phrases ending there ("bright green", "green") the longest.
+        if let nearest = beforeShape.max(by: { ($0.end, -$0.start) < ($1.end, -$1.start) }) {
+            colour = nearest.name
+            text = text.replacingOccurrences(of: " \(nearest.phrase) ", with: " ")
+        } else {
+            colour = find(World.colourWords, removing: true)
+        }
         shape = find(World.shapeWords)
         size = find(World.sizeWords)
         if motion == nil { motion = find(World.motionKeywords) }

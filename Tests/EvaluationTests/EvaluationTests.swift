@@ -45,6 +45,9 @@ struct EvaluationTests {
         ("look, a golden block shrinks down on the sand!", PromptAttributes(colour: "yellow", shape: "square", motion: "shrink", size: nil, background: "sand")),
         ("a violet pyramid that remains stationary", PromptAttributes(colour: "purple", shape: "triangle", motion: "still", size: nil)),
         ("an aqua disc rising", PromptAttributes(colour: "cyan", shape: "circle", motion: "up", size: nil)),
+        // A colour in a background phrase the tables do not list is not the subject's.
+        ("a red ball bounces across green grass", PromptAttributes(colour: "red", shape: "circle", motion: "bounce", size: nil)),
+        ("a small blue square drifts right over a pink and orange sunset", PromptAttributes(colour: "blue", shape: "square", motion: "right", size: "small")),
     ])
     func prompts(prompt: String, expected: PromptAttributes) {
         #expect(PromptAttributes(prompt: prompt) == expected)
