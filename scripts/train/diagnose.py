@@ -12,18 +12,23 @@ continuation  Temporal modelling without text ambiguity: world clips of every mo
               how subjects move continues them; one that draws frames independently does not.
 latent-noise  Whether the VAE's latent space is the limit: true latents of linear-motion clips
               plus i.i.d. Gaussian noise of growing size, decoded, motion read back.
+tracks        Whether the DiT follows the motion words: the held-out prompts that ask for left,
+              right, up or down (--prompts), generated unanchored at stride 1; per clip the subject's
+              net displacement along the asked direction and its travel across it (the world: +15 px
+              and 0 in 16 frames).
 """
 import argparse
+import json
 import os
 
 import numpy as np
 import torch
 
 import world
-from clip_analysis import analyse
+from clip_analysis import analyse, subject_mask
 from data import to_model_pixels
 from reel_tiny import ReelTiny
-from sampler import sample, to_uint8_frames
+from sampler import generate, sample, to_uint8_frames
 from text_encoder import embed, load_text_encoder
 
 MOTION_WORDS = {"left": "moves left", "right": "moves right", "up": "moves up", "down": "moves down",
@@ -105,11 +110,41 @@ def latent_noise(model, seed):
         print(f"latent noise sigma {sigma}: {right}/{len(motions)} linear motions read right")
 
 
+DIRECTIONS = {"left": (0, -1), "right": (0, 1), "up": (1, -1), "down": (1, 1)}
+
+
+def tracks(model, seed, prompts_path):
+    with open(prompts_path) as f:
+        items = [p for p in json.load(f) if p["motion"] in DIRECTIONS]
+    config = model.config["sampler"]
+    clips = generate(model, embed(load_text_encoder(), [p["text"] for p in items]), [1] * len(items), seed,
+                     config["steps"], config["cfg_scale"], config["shift"])
+    along, across = [], []
+    for item, clip in zip(items, clips):
+        centres = []
+        for frame in clip:
+            mask = subject_mask(frame.astype(np.float64))
+            rows, cols = np.nonzero(mask)
+            centres.append((cols.mean(), rows.mean()) if mask.sum() >= 4 else (np.nan, np.nan))
+        steps = np.diff(np.array(centres), axis=0)
+        steps = steps[~np.isnan(steps).any(axis=1) & (np.hypot(steps[:, 0], steps[:, 1]) <= 20)]   # no wrap jumps
+        axis, sign = DIRECTIONS[item["motion"]]
+        along.append(sign * steps[:, axis].sum())
+        across.append(np.abs(steps[:, 1 - axis]).sum())
+    along, across = np.array(along), np.array(across)
+    print(f"tracks of {len(items)} linear-motion prompts (stride 1, seed {seed}): net displacement along the asked "
+          f"direction median {np.median(along):+.1f} px ({int((along > 0).sum())} of {len(items)} the right way), "
+          f"travel across it median {np.median(across):.1f} px (the world: +15 and 0)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/reel-tiny")
     parser.add_argument("--checks", nargs="+", default=["attention", "continuation", "latent-noise"],
-                        choices=["attention", "continuation", "latent-noise"])
+                        choices=["attention", "continuation", "latent-noise", "tracks"])
+    parser.add_argument("--prompts", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                                          "models", "reel-tiny", "eval_prompts.json"),
+                        help="evaluation set for the tracks check")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -118,6 +153,9 @@ def main():
     print(f"{os.path.abspath(args.model)}: attention {model.dit.attention}")
     with torch.no_grad():
         for check in args.checks:
+            if check == "tracks":
+                tracks(model, args.seed, args.prompts)
+                continue
             {"attention": attention_focus, "continuation": continuation, "latent-noise": latent_noise}[check](
                 model, args.seed)
 
