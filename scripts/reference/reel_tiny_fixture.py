@@ -40,6 +40,22 @@ def randomise(module, generator, scale):
             p.copy_(torch.randn(p.shape, generator=generator) * std + (1.0 if "norm" in name and name.endswith("weight") else 0.0))
 
 
+def random_inputs(g, count, dit_config):
+    """(images [count, 3, 64, 64], raw latents [count, C, S, S], x and anchors [2, T, C, S, S],
+    mask [2, T] (item 0 anchored at both ends), text [2, 384] with item 1 the no-text item of a
+    guidance batch), drawn from g in this order."""
+    frames, c, s = dit_config["frames"], dit_config["latent_channels"], dit_config["latent_size"]
+    images = torch.rand(count, 3, 64, 64, generator=g) * 2 - 1
+    latents = torch.randn(count, c, s, s, generator=g)
+    x = torch.randn(2, frames, c, s, s, generator=g)
+    anchors = torch.randn(2, frames, c, s, s, generator=g)
+    mask = torch.zeros(2, frames)
+    mask[0, 0] = mask[0, -1] = 1.0
+    text = torch.randn(2, 384, generator=g)
+    text[1] = 0.0
+    return images, latents, x, anchors, mask, text
+
+
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -55,14 +71,7 @@ def main():
     randomise(vae, g, 1.0)
     randomise(dit, g, 1.0)
 
-    n, frames, c, s = 2, DIT_CONFIG["frames"], DIT_CONFIG["latent_channels"], DIT_CONFIG["latent_size"]
-    images = torch.rand(3, 3, 64, 64, generator=g) * 2 - 1
-    latents = torch.randn(3, c, s, s, generator=g)
-    x = torch.randn(n, frames, c, s, s, generator=g)
-    anchors = torch.randn(n, frames, c, s, s, generator=g)
-    mask = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
-    text = torch.randn(n, 384, generator=g)
-    text[1] = 0.0  # the unconditional (no text) item of a guidance batch
+    images, latents, x, anchors, mask, text = random_inputs(g, 3, DIT_CONFIG)
     stride = torch.tensor([4.0, 1.0])
     t = torch.tensor([0.73, 0.05])
     with torch.no_grad():
@@ -118,14 +127,8 @@ def fine_latent(out, g):
     dit = models.DiT(**FINE_DIT_CONFIG, attention="factorised").eval()
     randomise(vae, g, 1.0)
     randomise(dit, g, 1.0)
-    n, frames, c, s = 2, FINE_DIT_CONFIG["frames"], FINE_DIT_CONFIG["latent_channels"], FINE_DIT_CONFIG["latent_size"]
-    images = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
-    latents = torch.randn(2, c, s, s, generator=g)
-    x = torch.randn(n, frames, c, s, s, generator=g)
-    anchors = torch.randn(n, frames, c, s, s, generator=g)
-    mask = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
-    text = torch.randn(n, 384, generator=g)
-    text[1] = 0.0
+    frames, c, s = FINE_DIT_CONFIG["frames"], FINE_DIT_CONFIG["latent_channels"], FINE_DIT_CONFIG["latent_size"]
+    images, latents, x, anchors, mask, text = random_inputs(g, 2, FINE_DIT_CONFIG)
     stride = torch.tensor([2.0, 1.0])
     t = torch.tensor([0.61, 0.12])
     with torch.no_grad():
