@@ -21,7 +21,7 @@ from models import VAE
 
 VAE_HYPERPARAMETERS = {"widths": (32, 64, 128, 128), "latent_channels": 8, "encoder_blocks": (0, 1, 1),
                        "decoder_blocks": (1, 1, 1)}
-# Latent layouts by name: "f8c8" (8x downsampling to 8x8x8, the first checkpoints') and "f4c4" (4x
+# Latent layouts by name: "f8c8" (8x downsampling to 8x8x8, the shipped layout) and "f4c4" (4x
 # downsampling to 16x16x4: positions at 4-pixel instead of 8-pixel granularity, for the DiT to place
 # a moving subject to the pixel; used with 4x4 DiT patches, which keep 16 tokens per frame).
 LATENT_LAYOUTS = {
@@ -81,12 +81,14 @@ def main():
     step, elapsed_before = 0, 0.0
     if args.resume and os.path.exists(checkpoint_path):
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        def plain(h):
+            return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in h.items()}
+        if plain(state["hyperparameters"]) != plain(hyperparameters):
+            raise SystemExit(f"vae: the checkpoint has another latent layout ({state['hyperparameters']}); "
+                             f"resume with the same --latent (or start a new work folder)")
         vae.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         budget.load(state["budget"])
-        if dict(state["hyperparameters"]) != dict(hyperparameters):
-            raise SystemExit(f"vae: the checkpoint has another latent layout ({state['hyperparameters']}); "
-                             f"resume with the same --latent (or start a new work folder)")
         rng.bit_generator.state = state["numpy_generator"]
         restore_rng_state(state["rng"])
         step, elapsed_before = state["step"], state["elapsed"]
