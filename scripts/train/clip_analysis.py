@@ -101,24 +101,40 @@ def motion_of(centres, areas, interior):
     return "circle"
 
 
-def analyse(frames):
-    """frames: [T, 64, 64, 3], floats in [0, 1] or uint8. Returns {colour, shape, motion,
-    visible_frames}; a field is None (colour, shape) or "unknown" (motion) when undecidable."""
+def frame_subjects(frames):
+    """Per frame of [T, 64, 64, 3] (floats in [0, 1] or uint8): (frame in 0-255, subject mask) for
+    the frames whose subject covers at least MIN_AREA pixels, None for the others."""
     frames = np.asarray(frames, dtype=np.float64)
     if frames.max() <= 1.0:
         frames = frames * 255.0
-    colours, shapes = [], []
-    centres = np.full((len(frames), 2), np.nan)
-    areas = np.zeros(len(frames))
-    interior = np.zeros(len(frames), dtype=bool)
-    for k, frame in enumerate(frames):
+    found = []
+    for frame in frames:
         mask = subject_mask(frame)
-        area = int(mask.sum())
-        if area < MIN_AREA:
+        found.append((frame, mask) if mask.sum() >= MIN_AREA else None)
+    return found
+
+
+def centre(mask):
+    """The subject's centroid (x, y) in pixel-centre coordinates."""
+    rows, cols = np.nonzero(mask)
+    return cols.mean() + 0.5, rows.mean() + 0.5
+
+
+def analyse(frames):
+    """frames: [T, 64, 64, 3], floats in [0, 1] or uint8. Returns {colour, shape, motion,
+    visible_frames}; a field is None (colour, shape) or "unknown" (motion) when undecidable."""
+    subjects = frame_subjects(frames)
+    colours, shapes = [], []
+    centres = np.full((len(subjects), 2), np.nan)
+    areas = np.zeros(len(subjects))
+    interior = np.zeros(len(subjects), dtype=bool)
+    for k, found in enumerate(subjects):
+        if found is None:
             continue
+        frame, mask = found
         rows, cols = np.nonzero(mask)
-        centres[k] = (cols.mean() + 0.5, rows.mean() + 0.5)
-        areas[k] = area
+        centres[k] = centre(mask)
+        areas[k] = int(mask.sum())
         colours.append(nearest_colour(np.median(frame[mask], axis=0)))
         interior[k] = rows.min() > 0 and cols.min() > 0 and rows.max() < SIZE - 1 and cols.max() < SIZE - 1
         if interior[k] and rows.max() - rows.min() >= 5 and cols.max() - cols.min() >= 5:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 import world
-from clip_analysis import analyse, subject_mask
+from clip_analysis import WRAP_JUMP, analyse, centre, frame_subjects
 from data import to_model_pixels
 from reel_tiny import ReelTiny
 from sampler import generate, sample, to_uint8_frames
@@ -121,13 +121,9 @@ def tracks(model, seed, prompts_path):
                      config["steps"], config["cfg_scale"], config["shift"])
     along, across = [], []
     for item, clip in zip(items, clips):
-        centres = []
-        for frame in clip:
-            mask = subject_mask(frame.astype(np.float64))
-            rows, cols = np.nonzero(mask)
-            centres.append((cols.mean(), rows.mean()) if mask.sum() >= 4 else (np.nan, np.nan))
+        centres = [centre(found[1]) if found else (np.nan, np.nan) for found in frame_subjects(clip)]
         steps = np.diff(np.array(centres), axis=0)
-        steps = steps[~np.isnan(steps).any(axis=1) & (np.hypot(steps[:, 0], steps[:, 1]) <= 20)]   # no wrap jumps
+        steps = steps[~np.isnan(steps).any(axis=1) & (np.hypot(steps[:, 0], steps[:, 1]) <= WRAP_JUMP)]
         axis, sign = DIRECTIONS[item["motion"]]
         along.append(sign * steps[:, axis].sum())
         across.append(np.abs(steps[:, 1 - axis]).sum())
