@@ -1,0 +1,46 @@
+"""Cost of one DiT training pass (forward + backward, no optimizer) per latent layout.
+
+  python bench_dit_step.py [--threads 2] [--batch 32]
+
+Times a factorised DiT on random windows of 8x8x8 latents (2x2 patches) and 16x16x4 latents (4x4
+patches), both 16 tokens per frame, under bf16 autocast as train_dit.py runs it; prints the best of
+3 timed passes after a warm-up, each layout twice (interleaved, to expose machine noise).
+"""
+import argparse
+import time
+
+import torch
+
+from models import DiT
+
+LAYOUTS = [(8, 8, 2), (16, 4, 4)]   # (latent size, channels, patch)
+
+
+def best_pass(size, channels, patch, batch, rounds=4):
+    torch.manual_seed(0)
+    model = DiT(latent_channels=channels, latent_size=size, patch=patch, attention="factorised")
+    x = torch.randn(batch, 16, channels, size, size)
+    mask, text = torch.zeros(batch, 16), torch.randn(batch, 384)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(x, x, mask, text, torch.ones(batch), torch.rand(batch))
+        out.float().pow(2).mean().backward()
+        times.append(time.perf_counter() - start)
+    return min(times[1:])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    for size, channels, patch in LAYOUTS * 2:
+        print(f"latent {size}x{size}x{channels}, patch {patch}: forward + backward, batch {args.batch}, "
+              f"{args.threads} threads: {best_pass(size, channels, patch, args.batch):.3f} s (best of 3)")
+
+
+if __name__ == "__main__":
+    main()
