@@ -12,6 +12,17 @@ continuation  Temporal modelling without text ambiguity: world clips of every mo
               how subjects move continues them; one that draws frames independently does not.
 latent-noise  Whether the VAE's latent space is the limit: true latents of linear-motion clips
               plus i.i.d. Gaussian noise of growing size, decoded, motion read back.
+prediction    What the DiT expects a clip to be before any noise is resolved: world clips of still
+              subjects and of the linear motions with their first 1 or 4 frames given as anchors, one forward pass at t = 1 and
+              t = 0.9, the predicted clean window x0 = x_t - t v decoded; per distance from the last
+              anchor frame, the share of frames where the evaluator finds a subject and its median
+              distance from where the world puts it. Given an anchor, the caption fixes the rest of
+              the clip, so a model that has learnt to move a subject predicts it already at t = 1;
+              the still clips show whether it can carry one across the window at all.
+image-first   Factorised sampling (first the window, then the window again from its own first frame(s)
+              as anchors, so that the anchors fix the subject and the caption only the motion): the
+              evaluator's colour/shape/motion scores of the held-out prompts (--prompts) at stride 1,
+              plain and with 1 or 2 anchor frames. Slow: three samplings of 72 prompts.
 tracks        Whether the DiT follows the motion words: the held-out prompts that ask for left,
               right, up or down (--prompts), generated unanchored at stride 1; per clip the subject's
               net displacement along the asked direction and its travel across it (the world: +15 px
@@ -81,21 +92,21 @@ def attention_focus(model, seed):
               f"(uniform {float(focus.sum(-1).mean()) / span:.2f})")
 
 
-def continuation(model, seed, heads=4):
+def continuation(model, seed, heads=4, stride=1):
     motions = ["left", "right", "up", "down", "bounce", "circle", "grow", "shrink"] * 2
-    latents, clips, captions = world_windows(model, motions, seed)
+    latents, clips, captions = world_windows(model, motions, seed, stride=stride)
     text = torch.as_tensor(embed(load_text_encoder(), captions))
     mask = torch.zeros(latents.shape[:2])
     mask[:, :heads] = 1
     noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed))
     config = model.config["sampler"]
-    drawn = sample(model.dit, text, torch.ones(len(latents)), noise, config["steps"], config["cfg_scale"],
+    drawn = sample(model.dit, text, torch.full((len(latents),), float(stride)), noise, config["steps"], config["cfg_scale"],
                    config["shift"], anchors=latents, mask=mask)
     frames = to_uint8_frames(model.decode(drawn))
     right = [analyse(f)["motion"] == m for f, m in zip(frames, motions)]
     truth = [analyse(c)["motion"] == m for c, m in zip(clips, motions)]
     observed = [analyse(f)["motion"] for f in frames]
-    print(f"continuation from {heads} anchor frames (stride 1): {sum(right)}/{len(motions)} motions read right "
+    print(f"continuation from {heads} anchor frames (stride {stride}): {sum(right)}/{len(motions)} motions read right "
           f"(the world clips themselves: {sum(truth)}/{len(motions)})")
     print("  " + ", ".join(f"{m}→{o}" for m, o in zip(motions, observed)))
 
@@ -110,14 +121,69 @@ def latent_noise(model, seed):
         print(f"latent noise sigma {sigma}: {right}/{len(motions)} linear motions read right")
 
 
+def prediction(model, seed, stride=1):
+    bands = ((1, 4), (5, 8), (9, 15))
+    print(f"one-step prediction from anchors (stride {stride}; per distance from the last anchor frame: "
+          f"frames with a subject found, median centroid error in px)")
+    for group, motions in (("still", ["still"] * 16), ("linear", ["left", "right", "up", "down"] * 4)):
+        latents, clips, captions = world_windows(model, motions, seed, stride=stride)
+        text = torch.as_tensor(embed(load_text_encoder(), captions))
+        n = len(motions)
+        noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed))
+        truth = [[centre(found[1]) if found else None for found in frame_subjects(clip)] for clip in clips]
+        for heads in (1, 4):
+            mask = torch.zeros(latents.shape[:2])
+            mask[:, :heads] = 1
+            for t in (1.0, 0.9):
+                xt = (1 - t) * latents + t * noise
+                v = model.dit(xt, latents, mask, text, torch.full((n,), float(stride)), torch.full((n,), t))
+                found = [frame_subjects(f) for f in to_uint8_frames(model.decode(xt - t * v))]
+                parts = []
+                for low, high in bands:
+                    frames = range(heads - 1 + low, min(heads - 1 + high, 15) + 1)
+                    errors = [np.hypot(*np.subtract(centre(clip[k][1]), expected[k]))
+                              for clip, expected in zip(found, truth) for k in frames
+                              if clip[k] is not None and expected[k] is not None]
+                    error = f"{np.median(errors):.1f}" if errors else "-"
+                    parts.append(f"{low}-{high}: {len(errors)}/{n * len(frames)} found, {error} px")
+                print(f"  {group}, {heads} anchor frame(s), t = {t}: " + "; ".join(parts))
+
+
+def image_first(model, seed, prompts_path):
+    with open(prompts_path) as f:
+        items = json.load(f)
+    text = torch.as_tensor(embed(load_text_encoder(), [p["text"] for p in items]))
+    dit, config = model.dit, model.config["sampler"]
+    shape = (len(items), dit.frames, dit.channels, dit.latent_size, dit.latent_size)
+    stride = torch.ones(len(items))
+
+    def draw(noise_seed, anchors=None, mask=None):
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(noise_seed))
+        return sample(dit, text, stride, noise, config["steps"], config["cfg_scale"], config["shift"],
+                      anchors=anchors, mask=mask)
+
+    def report(latents, label):
+        verdicts = [analyse(f) for f in to_uint8_frames(model.decode(latents))]
+        scores = {k: 100 * np.mean([v[k] == p[k] for v, p in zip(verdicts, items)]) for k in ("colour", "shape", "motion")}
+        print(f"  {label}: " + ", ".join(f"{k} {v:.1f} %" for k, v in scores.items()))
+
+    print(f"image-first sampling of {len(items)} prompts (stride 1, seed {seed}; evaluator without the MP4 round trip)")
+    first = draw(seed)
+    report(first, "one pass")
+    for heads in (1, 2):
+        mask = torch.zeros(shape[:2])
+        mask[:, :heads] = 1
+        report(draw(seed + 1, first, mask), f"again from its first {heads} frame(s)")
+
+
 DIRECTIONS = {"left": (0, -1), "right": (0, 1), "up": (1, -1), "down": (1, 1)}
 
 
-def tracks(model, seed, prompts_path):
+def tracks(model, seed, prompts_path, stride=1):
     with open(prompts_path) as f:
         items = [p for p in json.load(f) if p["motion"] in DIRECTIONS]
     config = model.config["sampler"]
-    clips = generate(model, embed(load_text_encoder(), [p["text"] for p in items]), [1] * len(items), seed,
+    clips = generate(model, embed(load_text_encoder(), [p["text"] for p in items]), [stride] * len(items), seed,
                      config["steps"], config["cfg_scale"], config["shift"])
     along, across = [], []
     for item, clip in zip(items, clips):
@@ -128,21 +194,22 @@ def tracks(model, seed, prompts_path):
         along.append(sign * steps[:, axis].sum())
         across.append(np.abs(steps[:, 1 - axis]).sum())
     along, across = np.array(along), np.array(across)
-    print(f"tracks of {len(items)} linear-motion prompts (stride 1, seed {seed}): net displacement along the asked "
+    print(f"tracks of {len(items)} linear-motion prompts (stride {stride}, seed {seed}): net displacement along the asked "
           f"direction median {np.median(along):+.1f} px ({int((along > 0).sum())} of {len(items)} the right way), "
-          f"travel across it median {np.median(across):.1f} px (the world: +15 and 0)")
+          f"travel across it median {np.median(across):.1f} px (the world: {15 * stride:+d} and 0)")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/reel-tiny")
     parser.add_argument("--checks", nargs="+", default=["attention", "continuation", "latent-noise"],
-                        choices=["attention", "continuation", "latent-noise", "tracks"])
+                        choices=["attention", "continuation", "image-first", "latent-noise", "prediction", "tracks"])
     parser.add_argument("--prompts", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                                           "models", "reel-tiny", "eval_prompts.json"),
-                        help="evaluation set for the tracks check")
+                        help="evaluation set for the tracks and image-first checks")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--stride", type=int, default=1, help="frame stride of the continuation, prediction and tracks checks")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = ReelTiny(args.model)
@@ -150,10 +217,15 @@ def main():
     with torch.no_grad():
         for check in args.checks:
             if check == "tracks":
-                tracks(model, args.seed, args.prompts)
-                continue
-            {"attention": attention_focus, "continuation": continuation, "latent-noise": latent_noise}[check](
-                model, args.seed)
+                tracks(model, args.seed, args.prompts, args.stride)
+            elif check == "continuation":
+                continuation(model, args.seed, stride=args.stride)
+            elif check == "image-first":
+                image_first(model, args.seed, args.prompts)
+            elif check == "prediction":
+                prediction(model, args.seed, args.stride)
+            else:
+                {"attention": attention_focus, "latent-noise": latent_noise}[check](model, args.seed)
 
 
 if __name__ == "__main__":

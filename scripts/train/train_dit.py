@@ -12,16 +12,19 @@ the end, and WORK/dit_done.json.
 """
 import argparse
 import copy
+import json
 import math
 import os
 import time
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
 from common import (Log, StepBudget, add_runtime_arguments, autocast, parameter_count, restore_rng_state,
                     rng_state, save_atomic, setup_runtime, write_json_atomic)
 from data import ClipDataset
+from export import sha256
 from models import DiT, correlated_noise
 
 DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
@@ -53,6 +56,23 @@ def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0):
     if motion_weight:
         loss = loss + motion_weight * (error[:, 1:] - error[:, :-1]).pow(2).mean()
     return loss
+
+
+def exported_dit_state(folder, hyperparameters):
+    """The float32 state dict of an exported model's DiT, after checking that its config matches
+    the DiT this run builds (latent shape from the clip cache, --attention, --patch)."""
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)["dit"]
+    exported = dict({k: config[k] for k in hyperparameters if k in config},
+                    attention=config.get("attention_layout", "full"))
+    mismatched = {k: (exported[k], v) for k, v in hyperparameters.items() if k in exported and exported[k] != v}
+    if mismatched:
+        raise SystemExit(f"dit: {folder} does not match this run (exported, this run): {mismatched}; "
+                         f"use a clip cache encoded with that model's VAE and the same --attention/--patch")
+    path = os.path.join(folder, config["weights"])
+    if sha256(path) != config["sha256"]:
+        raise SystemExit(f"dit: {path} does not match the sha256 in its config.json; restore the file")
+    return {k: v.float() for k, v in load_file(path).items()}
 
 
 @torch.no_grad()
@@ -97,6 +117,10 @@ def main():
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--validate-every", type=int, default=500)
     parser.add_argument("--resume", action="store_true", help="continue from WORK/dit.pt")
+    parser.add_argument("--init-from", metavar="MODEL_DIR",
+                        help="start from an exported model's DiT (e.g. models/reel-tiny: float16 EMA weights, "
+                             "text normalisation already folded in) with a fresh optimizer, instead of from "
+                             "random weights; for fine-tuning or continuing a checkpoint on a GPU")
     parser.add_argument("--recalibrate", action="store_true",
                         help="on --resume, measure the pace again and refit the step count to the minutes left "
                              "(when the first calibration ran on a busy machine); changes the LR schedule from there on")
@@ -113,6 +137,12 @@ def main():
                            latent_size=int(size), patch=args.patch or max(1, int(size) // 4))
     model = DiT(**hyperparameters).to(device)
     text_center, text_scale = dataset.text_normalisation()
+    if args.init_from and not (args.resume and os.path.exists(checkpoint_path)):
+        model.load_state_dict(exported_dit_state(args.init_from, hyperparameters))
+        # The exported text_mlp.fc1 takes the raw embedding (export.py folded the normalisation
+        # in), so train on raw embeddings: identity normalisation, which export folds as a no-op.
+        text_center, text_scale = np.zeros_like(text_center), 1.0
+        log(f"dit: initialised from {args.init_from}")
     model.set_text_normalisation(text_center, text_scale)
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
