@@ -13,12 +13,13 @@ continuation  Temporal modelling without text ambiguity: world clips of every mo
 latent-noise  Whether the VAE's latent space is the limit: true latents of linear-motion clips
               plus i.i.d. Gaussian noise of growing size, decoded, motion read back.
 prediction    What the DiT expects a clip to be before any noise is resolved: world clips of still
-              subjects and of the linear motions with their first 1 or 4 frames given as anchors, one forward pass at t = 1 and
-              t = 0.9, the predicted clean window x0 = x_t - t v decoded; per distance from the last
-              anchor frame, the share of frames where the evaluator finds a subject and its median
-              distance from where the world puts it. Given an anchor, the caption fixes the rest of
-              the clip, so a model that has learnt to move a subject predicts it already at t = 1;
-              the still clips show whether it can carry one across the window at all.
+              subjects and of the linear motions with their first 1 or 4 frames given as anchors,
+              one forward pass at t = 1 and t = 0.9, the predicted clean window x0 = x_t - t v
+              decoded; per distance from the last anchor frame, the share of frames where the
+              evaluator finds a subject and its median distance from where the world puts it.
+              Given an anchor, the caption fixes the rest of the clip, so a model that has learnt to
+              move a subject predicts it already at t = 1; the still clips show whether it can carry
+              one across the window at all.
 image-first   Factorised sampling (first the window, then the window again from its own first frame(s)
               as anchors, so that the anchors fix the subject and the caption only the motion): the
               evaluator's colour/shape/motion scores of the held-out prompts (--prompts) at stride 1,
@@ -100,8 +101,8 @@ def continuation(model, seed, heads=4, stride=1):
     mask[:, :heads] = 1
     noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed))
     config = model.config["sampler"]
-    drawn = sample(model.dit, text, torch.full((len(latents),), float(stride)), noise, config["steps"], config["cfg_scale"],
-                   config["shift"], anchors=latents, mask=mask)
+    drawn = sample(model.dit, text, torch.full((len(latents),), float(stride)), noise, config["steps"],
+                   config["cfg_scale"], config["shift"], anchors=latents, mask=mask)
     frames = to_uint8_frames(model.decode(drawn))
     right = [analyse(f)["motion"] == m for f, m in zip(frames, motions)]
     truth = [analyse(c)["motion"] == m for c, m in zip(clips, motions)]
@@ -122,7 +123,8 @@ def latent_noise(model, seed):
 
 
 def prediction(model, seed, stride=1):
-    bands = ((1, 4), (5, 8), (9, 15))
+    last = model.dit.frames - 1
+    bands = ((1, 4), (5, 8), (9, last))
     print(f"one-step prediction from anchors (stride {stride}; per distance from the last anchor frame: "
           f"frames with a subject found, median centroid error in px)")
     for group, motions in (("still", ["still"] * 16), ("linear", ["left", "right", "up", "down"] * 4)):
@@ -140,7 +142,7 @@ def prediction(model, seed, stride=1):
                 found = [frame_subjects(f) for f in to_uint8_frames(model.decode(xt - t * v))]
                 parts = []
                 for low, high in bands:
-                    frames = range(heads - 1 + low, min(heads - 1 + high, 15) + 1)
+                    frames = range(heads - 1 + low, min(heads - 1 + high, last) + 1)
                     errors = [np.hypot(*np.subtract(centre(clip[k][1]), expected[k]))
                               for clip, expected in zip(found, truth) for k in frames
                               if clip[k] is not None and expected[k] is not None]
@@ -164,7 +166,8 @@ def image_first(model, seed, prompts_path):
 
     def report(latents, label):
         verdicts = [analyse(f) for f in to_uint8_frames(model.decode(latents))]
-        scores = {k: 100 * np.mean([v[k] == p[k] for v, p in zip(verdicts, items)]) for k in ("colour", "shape", "motion")}
+        scores = {k: 100 * np.mean([v[k] == p[k] for v, p in zip(verdicts, items)])
+                  for k in ("colour", "shape", "motion")}
         print(f"  {label}: " + ", ".join(f"{k} {v:.1f} %" for k, v in scores.items()))
 
     print(f"image-first sampling of {len(items)} prompts (stride 1, seed {seed}; evaluator without the MP4 round trip)")
@@ -194,7 +197,8 @@ def tracks(model, seed, prompts_path, stride=1):
         along.append(sign * steps[:, axis].sum())
         across.append(np.abs(steps[:, 1 - axis]).sum())
     along, across = np.array(along), np.array(across)
-    print(f"tracks of {len(items)} linear-motion prompts (stride {stride}, seed {seed}): net displacement along the asked "
+    print(f"tracks of {len(items)} linear-motion prompts (stride {stride}, seed {seed}): "
+          f"net displacement along the asked "
           f"direction median {np.median(along):+.1f} px ({int((along > 0).sum())} of {len(items)} the right way), "
           f"travel across it median {np.median(across):.1f} px (the world: {15 * stride:+d} and 0)")
 
@@ -209,7 +213,8 @@ def main():
                         help="evaluation set for the tracks and image-first checks")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--stride", type=int, default=1, help="frame stride of the continuation, prediction and tracks checks")
+    parser.add_argument("--stride", type=int, default=1,
+                        help="frame stride of the continuation, prediction and tracks checks")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = ReelTiny(args.model)
