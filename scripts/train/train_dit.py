@@ -164,6 +164,11 @@ def main():
         rng.bit_generator.state = state["numpy_generator"]
         restore_rng_state(state["rng"])
         step, elapsed_before = state["step"], state["elapsed"]
+        # The normalisation the run started with (identity after --init-from), not the cache's.
+        text_center = np.asarray(state.get("text_center", text_center))
+        text_scale = float(state.get("text_scale", text_scale))
+        for network in (model, ema):
+            network.set_text_normalisation(text_center, text_scale)
         log(f"dit: resumed at step {step}")
     log(f"dit: text normalisation: centre norm {np.linalg.norm(text_center):.3f}, scale {text_scale:.2f}")
     log(f"dit: {parameter_count(model) / 1e6:.2f}M parameters, {len(dataset.latents)} clips, batch {args.batch}, "
