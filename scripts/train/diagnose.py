@@ -39,6 +39,7 @@ import torch
 import world
 from clip_analysis import WRAP_JUMP, analyse, centre, frame_subjects
 from data import to_model_pixels
+from evaluate import CHECKS, summarise
 from reel_tiny import ReelTiny
 from sampler import generate, sample, to_uint8_frames
 from text_encoder import embed, load_text_encoder
@@ -127,9 +128,10 @@ def prediction(model, seed, stride=1):
     bands = ((1, 4), (5, 8), (9, last))
     print(f"one-step prediction from anchors (stride {stride}; per distance from the last anchor frame: "
           f"frames with a subject found, median centroid error in px)")
+    encoder = load_text_encoder()
     for group, motions in (("still", ["still"] * 16), ("linear", ["left", "right", "up", "down"] * 4)):
         latents, clips, captions = world_windows(model, motions, seed, stride=stride)
-        text = torch.as_tensor(embed(load_text_encoder(), captions))
+        text = torch.as_tensor(embed(encoder, captions))
         n = len(motions)
         noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed))
         truth = [[centre(found[1]) if found else None for found in frame_subjects(clip)] for clip in clips]
@@ -165,10 +167,10 @@ def image_first(model, seed, prompts_path):
                       anchors=anchors, mask=mask)
 
     def report(latents, label):
-        verdicts = [analyse(f) for f in to_uint8_frames(model.decode(latents))]
-        scores = {k: 100 * np.mean([v[k] == p[k] for v, p in zip(verdicts, items)])
-                  for k in ("colour", "shape", "motion")}
-        print(f"  {label}: " + ", ".join(f"{k} {v:.1f} %" for k, v in scores.items()))
+        verdicts = [dict(analyse(f), split=p["split"], expected={c: p[c] for c in CHECKS})
+                    for f, p in zip(to_uint8_frames(model.decode(latents)), items)]
+        scores = summarise(verdicts)["all"]
+        print(f"  {label}: " + ", ".join(f"{c} {100 * scores[c]:.1f} %" for c in CHECKS))
 
     print(f"image-first sampling of {len(items)} prompts (stride 1, seed {seed}; evaluator without the MP4 round trip)")
     first = draw(seed)

@@ -12,20 +12,18 @@ the end, and WORK/dit_done.json.
 """
 import argparse
 import copy
-import json
 import math
 import os
 import time
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from common import (Log, StepBudget, add_runtime_arguments, autocast, parameter_count, restore_rng_state,
                     rng_state, save_atomic, setup_runtime, write_json_atomic)
 from data import ClipDataset
-from export import sha256
 from models import DiT, correlated_noise
+from reel_tiny import ReelTiny
 
 DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
                        "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256, "attention": "factorised"}
@@ -59,20 +57,20 @@ def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0):
 
 
 def exported_dit_state(folder, hyperparameters):
-    """The float32 state dict of an exported model's DiT, after checking that its config matches
-    the DiT this run builds (latent shape from the clip cache, --attention, --patch)."""
-    with open(os.path.join(folder, "config.json")) as f:
-        config = json.load(f)["dit"]
-    exported = dict({k: config[k] for k in hyperparameters if k in config},
-                    attention=config.get("attention_layout", "full"))
-    mismatched = {k: (exported[k], v) for k, v in hyperparameters.items() if k in exported and exported[k] != v}
+    """The float32 state dict of an exported model's DiT (ReelTiny checks each weights file against
+    config.json's sha256), after checking that its config matches the DiT this run builds (latent
+    shape from the clip cache, --attention, --patch)."""
+    try:
+        exported = ReelTiny(folder)
+    except ValueError as error:
+        raise SystemExit(f"dit: {error}; restore the file")
+    config = exported.config["dit"]
+    config = dict(config, attention=config.get("attention_layout", "full"))
+    mismatched = {k: (config[k], v) for k, v in hyperparameters.items() if k in config and config[k] != v}
     if mismatched:
         raise SystemExit(f"dit: {folder} does not match this run (exported, this run): {mismatched}; "
                          f"use a clip cache encoded with that model's VAE and the same --attention/--patch")
-    path = os.path.join(folder, config["weights"])
-    if sha256(path) != config["sha256"]:
-        raise SystemExit(f"dit: {path} does not match the sha256 in its config.json; restore the file")
-    return {k: v.float() for k, v in load_file(path).items()}
+    return exported.dit.state_dict()
 
 
 @torch.no_grad()
