@@ -18,6 +18,12 @@ SUBSAMPLE_PROBABILITY = 0.15
 # frame, which taught the first checkpoints to treat a window's frames as a set.
 STRIDE_SAMPLING_WEIGHTS = {1: 3.0, 2: 2.0, 3: 1.0, 4: 1.0, 6: 0.5, 8: 0.5, 12: 0.25, 16: 0.25}
 START_RANGE = 60 * world.FPS   # clips start at a random global frame in [0, START_RANGE)
+# Share of cached clips that are openings (world.opening_spec, from frame 0). Unanchored windows
+# are cut from the start of an opening clip, anchored ones from anywhere in any clip: a window
+# drawn from the words alone opens a shot, so its motion starts at the beginning and "moves left"
+# differs from "moves right" already in the mean clip; with uniform positions and looping tracks
+# those two means are the same smear and the direction lives only in how frames relate.
+OPENING_FRACTION = 0.5
 TEXT_DROP_PROBABILITY = 0.1
 
 # Anchor-mask kinds and their probabilities (see anchor_mask).
@@ -56,14 +62,20 @@ def random_clip_stride(rng):
 
 
 def render_clip_batch(rng, combo_indices):
-    """Renders one cached clip per combo index: frames [n, CLIP_FRAMES, 64, 64, 3] and strides [n]."""
+    """Renders one cached clip per combo index: frames [n, CLIP_FRAMES, 64, 64, 3], strides [n] and
+    openings [n] (True for an opening clip, see OPENING_FRACTION)."""
     frames = np.empty((len(combo_indices), CLIP_FRAMES, world.SIZE, world.SIZE, 3), dtype=np.float32)
     strides = np.empty(len(combo_indices), dtype=np.int64)
+    openings = np.empty(len(combo_indices), dtype=bool)
     for i, combo in enumerate(combo_indices):
-        spec = world.random_spec(rng, **TRAIN_COMBOS[combo])
+        openings[i] = rng.random() < OPENING_FRACTION
+        if openings[i]:
+            spec, start = world.opening_spec(rng, **TRAIN_COMBOS[combo]), 0
+        else:
+            spec, start = world.random_spec(rng, **TRAIN_COMBOS[combo]), int(rng.integers(START_RANGE))
         strides[i] = random_clip_stride(rng)
-        frames[i] = world.render_clip(spec, int(rng.integers(START_RANGE)), CLIP_FRAMES, int(strides[i]))
-    return frames, strides
+        frames[i] = world.render_clip(spec, start, CLIP_FRAMES, int(strides[i]))
+    return frames, strides, openings
 
 
 def anchor_mask(rng, kind):
@@ -92,10 +104,11 @@ class ClipDataset:
     """Windows of encoded clips with masks and caption embeddings, sampled with a numpy Generator.
 
     latents: float16 [n, CLIP_FRAMES, C, H, W] raw VAE means; combos [n]; strides [n];
-    caption_embeddings [u, 384]; caption_ids [len(TRAIN_COMBOS), k] rows of caption_embeddings.
+    caption_embeddings [u, 384]; caption_ids [len(TRAIN_COMBOS), k] rows of caption_embeddings;
+    openings [n] bool or None (a cache made before openings: every window from anywhere).
     """
 
-    def __init__(self, latents, combos, strides, caption_embeddings, caption_ids, shift, scale):
+    def __init__(self, latents, combos, strides, caption_embeddings, caption_ids, shift, scale, openings=None):
         self.latents = latents
         self.combos = combos
         self.strides = strides
@@ -106,13 +119,18 @@ class ClipDataset:
         self.mask_probabilities = np.array(list(MASK_KINDS.values()))
         weights = np.array([STRIDE_SAMPLING_WEIGHTS.get(int(s), 1.0) for s in strides], dtype=np.float64)
         self.clip_probabilities = weights / weights.sum()
+        self.opening_probabilities = None
+        if openings is not None and openings.any():
+            opening_weights = np.where(openings, weights, 0.0)
+            self.opening_probabilities = opening_weights / opening_weights.sum()
 
     @classmethod
     def load(cls, clips_path, captions_path):
         clips = np.load(clips_path)
         captions = np.load(captions_path)
         return cls(clips["latents"], clips["combos"], clips["strides"], captions["embeddings"],
-                   captions["combo_caption_ids"], float(clips["shift"]), float(clips["scale"]))
+                   captions["combo_caption_ids"], float(clips["shift"]), float(clips["scale"]),
+                   clips["openings"] if "openings" in clips.files else None)
 
     def text_normalisation(self):
         """(center [384], scale): the mean embedding of the training captions and the factor that
@@ -125,17 +143,19 @@ class ClipDataset:
     def batch(self, rng, size):
         """x0, anchors-mask, text, stride as tensors: x0 [size, WINDOW, C, H, W] (scaled latents),
         mask [size, WINDOW], text [size, 384] (zeros when dropped), stride [size]."""
-        clips = rng.choice(len(self.latents), size=size, p=self.clip_probabilities)
         x0 = np.empty((size, WINDOW) + self.latents.shape[2:], dtype=np.float32)
         masks = np.empty((size, WINDOW), dtype=np.float32)
         text = np.zeros((size, self.caption_embeddings.shape[1]), dtype=np.float32)
         strides = np.empty(size, dtype=np.float32)
-        for i, clip in enumerate(clips):
+        for i in range(size):
+            kind = self.mask_kinds[rng.choice(len(self.mask_kinds), p=self.mask_probabilities)]
+            opening = kind == "none" and self.opening_probabilities is not None
+            clip = rng.choice(len(self.latents), p=self.opening_probabilities if opening else self.clip_probabilities)
             step = 2 if rng.random() < SUBSAMPLE_PROBABILITY else 1
-            offset = int(rng.integers(CLIP_FRAMES - step * (WINDOW - 1)))
+            offset = 0 if opening else int(rng.integers(CLIP_FRAMES - step * (WINDOW - 1)))
             x0[i] = self.latents[clip, offset:offset + step * WINDOW:step]
             strides[i] = self.strides[clip] * step
-            masks[i] = anchor_mask(rng, self.mask_kinds[rng.choice(len(self.mask_kinds), p=self.mask_probabilities)])
+            masks[i] = anchor_mask(rng, kind)
             if rng.random() >= TEXT_DROP_PROBABILITY:
                 caption = self.caption_ids[self.combos[clip], rng.integers(self.caption_ids.shape[1])]
                 text[i] = self.caption_embeddings[caption]

@@ -3,10 +3,11 @@
   python encode_clips.py --work /tmp/reeltrain [--clips 10240] [--resume]
 
 Needs WORK/vae.pt. Clips cycle through captions.TRAIN_COMBOS (balanced), each CLIP_FRAMES frames
-at a random stride from data.CLIP_STRIDES and a random start. Work is done in chunks saved under
+at a random stride from data.CLIP_STRIDES, a random start or an opening (data.OPENING_FRACTION).
+Chunks from before openings are re-encoded. Work is done in chunks saved under
 WORK/clip_chunks/ so a killed run resumes where it stopped. Writes WORK/clips.npz: latents float16
-[n, CLIP_FRAMES, C, H, W], combos [n], strides [n], and the latent shift and scale (scalars such
-that (latent - shift) * scale has zero mean and unit variance over the whole set).
+[n, CLIP_FRAMES, C, H, W], combos [n], strides [n], openings [n], and the latent shift and scale
+(scalars such that (latent - shift) * scale has zero mean and unit variance over the whole set).
 """
 import argparse
 import os
@@ -24,13 +25,13 @@ CHUNK = 512
 
 @torch.no_grad()
 def encode_chunk(vae, chunk, clips, seed, device, batch=64):
-    """Renders and encodes clips [chunk * CHUNK, ...) of `clips`: (latents, combos, strides)."""
+    """Renders and encodes clips [chunk * CHUNK, ...) of `clips`: (latents, combos, strides, openings)."""
     rng = np.random.default_rng([seed, chunk])
     first = chunk * CHUNK
     count = min(CHUNK, clips - first)
     combo_order = np.random.default_rng([seed, 2**31]).permutation(clips) % len(TRAIN_COMBOS)
     combos = combo_order[first:first + count]
-    frames, strides = render_clip_batch(rng, combos)
+    frames, strides, openings = render_clip_batch(rng, combos)
     frames = frames.reshape(-1, *frames.shape[2:])
     means = []
     for i in range(0, len(frames), batch):
@@ -39,7 +40,7 @@ def encode_chunk(vae, chunk, clips, seed, device, batch=64):
             mean = vae.encode(x)
         means.append(mean.float().cpu().numpy())
     latents = np.concatenate(means).reshape(count, CLIP_FRAMES, *means[0].shape[1:])
-    return latents.astype(np.float16), combos, strides
+    return latents.astype(np.float16), combos, strides, openings
 
 
 def main():
@@ -62,9 +63,9 @@ def main():
     parts = []
     for chunk in range(chunks):
         path = os.path.join(chunk_dir, f"{args.clips}_{args.seed}_{chunk:04d}.npz")
-        if not (args.resume and os.path.exists(path)):
-            latents, combos, strides = encode_chunk(vae, chunk, args.clips, args.seed, device)
-            np.savez(path + ".tmp.npz", latents=latents, combos=combos, strides=strides)
+        if not (args.resume and os.path.exists(path) and "openings" in np.load(path).files):
+            latents, combos, strides, openings = encode_chunk(vae, chunk, args.clips, args.seed, device)
+            np.savez(path + ".tmp.npz", latents=latents, combos=combos, strides=strides, openings=openings)
             os.replace(path + ".tmp.npz", path)
             log(f"clips: encoded chunk {chunk + 1}/{chunks}")
         parts.append(np.load(path))
@@ -73,7 +74,8 @@ def main():
     shift, scale = float(values.mean()), float(1.0 / values.std())
     tmp = os.path.join(args.work, "clips.tmp.npz")
     np.savez(tmp, latents=latents, combos=np.concatenate([p["combos"] for p in parts]),
-             strides=np.concatenate([p["strides"] for p in parts]), shift=shift, scale=scale)
+             strides=np.concatenate([p["strides"] for p in parts]),
+             openings=np.concatenate([p["openings"] for p in parts]), shift=shift, scale=scale)
     os.replace(tmp, os.path.join(args.work, "clips.npz"))
     log(f"clips: {len(latents)} clips, latent shape {latents.shape[1:]}, shift {shift:.4f}, scale {scale:.4f}, "
         f"per-channel std {np.round(values.std(axis=(0, 1, 3, 4)), 2).tolist()}")

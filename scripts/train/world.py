@@ -179,6 +179,34 @@ def random_spec(rng, background, colour, shape, size, motion):
                     phase=float(rng.uniform(0.0, 1.0)))
 
 
+# An opening clip shows a motion from its beginning, the way a shot that introduces it would: a
+# linear motion enters from its starting side (the along-track coordinate within OPENING_BAND px of
+# the track's first end), bounce starts on the floor, circle at angle 0, grow at its smallest,
+# shrink at its largest (phase within OPENING_PHASE of 0). Rendered from global frame 0. The DiT
+# learns unanchored windows from these, so the words alone fix which way the subject goes; see
+# data.OPENING_FRACTION and docs/world.md.
+OPENING_BAND = 4.0     # px
+OPENING_PHASE = 0.04   # fraction of a period
+
+
+def opening_spec(rng, background, colour, shape, size, motion):
+    """A ClipSpec whose motion starts at its beginning at t = 0 (see OPENING_BAND)."""
+    x, y = random_anchor(rng, motion, size)
+    r = SIZES[size]
+    lo, hi = r + MARGIN, SIZE - r - MARGIN
+    entry = float(rng.uniform(0.0, OPENING_BAND))
+    if motion == "left":
+        x = hi - entry
+    elif motion == "right":
+        x = lo + entry
+    elif motion == "up":
+        y = hi - entry
+    elif motion == "down":
+        y = lo + entry
+    return ClipSpec(background, colour, shape, size, motion, anchor=(float(x), float(y)),
+                    phase=float(rng.uniform(0.0, OPENING_PHASE)))
+
+
 def palette_distances():
     """(min palette-to-background distance, min palette-to-palette distance), RGB 0-255."""
     rgb = np.array(list(COLOURS.values()), dtype=np.float64)
