@@ -149,12 +149,15 @@ class ClipDataset:
         masks = np.empty((size, WINDOW), dtype=np.float32)
         text = np.zeros((size, self.caption_embeddings.shape[1]), dtype=np.float32)
         strides = np.empty(size, dtype=np.float32)
-        for i in range(size):
-            kind = self.mask_kinds[rng.choice(len(self.mask_kinds), p=self.mask_probabilities)]
-            opening = kind == "none" and self.opening_probabilities is not None
-            clip = rng.choice(len(self.latents), p=self.opening_probabilities if opening else self.clip_probabilities)
+        # Draw order as before openings (clips, then per window step, offset, mask), so a cache
+        # without openings gives the same batches as the recipe before them.
+        clips = rng.choice(len(self.latents), size=size, p=self.clip_probabilities)
+        for i, clip in enumerate(clips):
             step = 2 if rng.random() < SUBSAMPLE_PROBABILITY else 1
-            offset = 0 if opening else int(rng.integers(CLIP_FRAMES - step * (WINDOW - 1)))
+            offset = int(rng.integers(CLIP_FRAMES - step * (WINDOW - 1)))
+            kind = self.mask_kinds[rng.choice(len(self.mask_kinds), p=self.mask_probabilities)]
+            if kind == "none" and self.opening_probabilities is not None:
+                clip, offset = rng.choice(len(self.latents), p=self.opening_probabilities), 0
             x0[i] = self.latents[clip, offset:offset + step * WINDOW:step]
             strides[i] = self.strides[clip] * step
             masks[i] = anchor_mask(rng, kind)

@@ -63,12 +63,14 @@ def main():
     parts = []
     for chunk in range(chunks):
         path = os.path.join(chunk_dir, f"{args.clips}_{args.seed}_{chunk:04d}.npz")
-        if not (args.resume and os.path.exists(path) and "openings" in np.load(path).files):
+        part = np.load(path) if args.resume and os.path.exists(path) else None
+        if part is None or "openings" not in part.files:
             latents, combos, strides, openings = encode_chunk(vae, chunk, args.clips, args.seed, device)
             np.savez(path + ".tmp.npz", latents=latents, combos=combos, strides=strides, openings=openings)
             os.replace(path + ".tmp.npz", path)
             log(f"clips: encoded chunk {chunk + 1}/{chunks}")
-        parts.append(np.load(path))
+            part = np.load(path)
+        parts.append(part)
     latents = np.concatenate([p["latents"] for p in parts])
     values = latents.astype(np.float64)
     shift, scale = float(values.mean()), float(1.0 / values.std())
