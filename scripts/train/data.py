@@ -27,6 +27,14 @@ START_RANGE = 60 * world.FPS   # clips start at a random global frame in [0, STA
 # README.md, "Known problems"). At 0 no random number is drawn for it, so the clips are the
 # shipped recipe's.
 OPENING_FRACTION = 0.0
+# Cut windows only where the subject's motion is continuous: no linear motion wrapping to the
+# opposite edge, no grow/shrink sawtooth reset inside the window (world.track_jumps; caches store
+# `jumps`). Left in, a jump is in about two thirds of the linear-motion windows (a 16-frame window
+# covers 16 px at stride 1 on a 40-48 px track, all of it at stride 3 and above), so most of what
+# the DiT saw of "moves left" was a subject that teleports. Clips without one jump-free window
+# (linear motions at stride 3 and above) are left out and the others of their motion weighted up,
+# so every motion keeps its share of the windows. Off (False) for the shipped checkpoint.
+JUMP_FREE_WINDOWS = False
 TEXT_DROP_PROBABILITY = 0.1
 
 # Anchor-mask kinds and their probabilities (see anchor_mask).
@@ -64,20 +72,36 @@ def random_clip_stride(rng):
     return strides[rng.choice(len(strides), p=np.array(list(CLIP_STRIDES.values())))]
 
 
-def render_clip_batch(rng, combo_indices):
-    """Renders one cached clip per combo index: frames [n, CLIP_FRAMES, 64, 64, 3], strides [n] and
-    openings [n] (True for an opening clip, see OPENING_FRACTION)."""
-    frames = np.empty((len(combo_indices), CLIP_FRAMES, world.SIZE, world.SIZE, 3), dtype=np.float32)
+def draw_clip_specs(rng, combo_indices):
+    """What render_clip_batch renders, without rendering: (specs, strides [n], starts [n], openings
+    [n]). The draws are the recipe's, so replaying a chunk's generator gives its clips' specs."""
+    specs = []
     strides = np.empty(len(combo_indices), dtype=np.int64)
+    starts = np.empty(len(combo_indices), dtype=np.int64)
     openings = np.empty(len(combo_indices), dtype=bool)
     for i, combo in enumerate(combo_indices):
         openings[i] = OPENING_FRACTION > 0 and rng.random() < OPENING_FRACTION
         # Draw order: spec, stride, start (the order of the recipe before openings).
-        spec = (world.opening_spec if openings[i] else world.random_spec)(rng, **TRAIN_COMBOS[combo])
+        specs.append((world.opening_spec if openings[i] else world.random_spec)(rng, **TRAIN_COMBOS[combo]))
         strides[i] = random_clip_stride(rng)
-        start = 0 if openings[i] else int(rng.integers(START_RANGE))
-        frames[i] = world.render_clip(spec, start, CLIP_FRAMES, int(strides[i]))
-    return frames, strides, openings
+        starts[i] = 0 if openings[i] else int(rng.integers(START_RANGE))
+    return specs, strides, starts, openings
+
+
+def clip_jumps(specs, strides, starts):
+    """bool [n, CLIP_FRAMES - 1]: where each clip's motion jumps between frames (world.track_jumps)."""
+    return np.stack([world.track_jumps(spec, int(start), CLIP_FRAMES, int(stride))
+                     for spec, stride, start in zip(specs, strides, starts)])
+
+
+def render_clip_batch(rng, combo_indices):
+    """Renders one cached clip per combo index: frames [n, CLIP_FRAMES, 64, 64, 3], strides [n],
+    openings [n] (True for an opening clip, see OPENING_FRACTION) and jumps [n, CLIP_FRAMES - 1]."""
+    specs, strides, starts, openings = draw_clip_specs(rng, combo_indices)
+    frames = np.empty((len(combo_indices), CLIP_FRAMES, world.SIZE, world.SIZE, 3), dtype=np.float32)
+    for i, spec in enumerate(specs):
+        frames[i] = world.render_clip(spec, int(starts[i]), CLIP_FRAMES, int(strides[i]))
+    return frames, strides, openings, clip_jumps(specs, strides, starts)
 
 
 def anchor_mask(rng, kind):
@@ -107,10 +131,12 @@ class ClipDataset:
 
     latents: float16 [n, CLIP_FRAMES, C, H, W] raw VAE means; combos [n]; strides [n];
     caption_embeddings [u, 384]; caption_ids [len(TRAIN_COMBOS), k] rows of caption_embeddings;
-    openings [n] bool or None (a cache made before openings: every window from anywhere).
+    openings [n] bool or None (a cache made before openings: every window from anywhere);
+    jumps [n, CLIP_FRAMES - 1] bool or None (needed when JUMP_FREE_WINDOWS is on).
     """
 
-    def __init__(self, latents, combos, strides, caption_embeddings, caption_ids, shift, scale, openings=None):
+    def __init__(self, latents, combos, strides, caption_embeddings, caption_ids, shift, scale, openings=None,
+                 jumps=None):
         self.latents = latents
         self.combos = combos
         self.strides = strides
@@ -120,9 +146,18 @@ class ClipDataset:
         self.mask_kinds = list(MASK_KINDS)
         self.mask_probabilities = np.array(list(MASK_KINDS.values()))
         weights = np.array([STRIDE_SAMPLING_WEIGHTS.get(int(s), 1.0) for s in strides], dtype=np.float64)
+        self.valid_offsets = None
+        if JUMP_FREE_WINDOWS:
+            if jumps is None:
+                raise ValueError("the clip cache has no `jumps` (made before jump-free windows); "
+                                 "run encode_clips.py --resume on it to add them")
+            self.valid_offsets = jump_free_offsets(jumps)
+            weights = motion_balanced(weights, self.valid_offsets[:, 0].any(axis=1), combos)
         self.clip_probabilities = weights / weights.sum()
         self.opening_probabilities = None
         if openings is not None and openings.any():
+            if self.valid_offsets is not None:
+                openings = openings & self.valid_offsets[:, 0, 0]
             opening_weights = np.where(openings, weights, 0.0)
             self.opening_probabilities = opening_weights / opening_weights.sum()
 
@@ -132,7 +167,8 @@ class ClipDataset:
         captions = np.load(captions_path)
         return cls(clips["latents"], clips["combos"], clips["strides"], captions["embeddings"],
                    captions["combo_caption_ids"], float(clips["shift"]), float(clips["scale"]),
-                   clips["openings"] if "openings" in clips.files else None)
+                   clips["openings"] if "openings" in clips.files else None,
+                   clips["jumps"] if "jumps" in clips.files else None)
 
     def text_normalisation(self):
         """(center [384], scale): the mean embedding of the training captions and the factor that
@@ -154,10 +190,17 @@ class ClipDataset:
         clips = rng.choice(len(self.latents), size=size, p=self.clip_probabilities)
         for i, clip in enumerate(clips):
             step = 2 if rng.random() < SUBSAMPLE_PROBABILITY else 1
-            offset = int(rng.integers(CLIP_FRAMES - step * (WINDOW - 1)))
+            if self.valid_offsets is None:
+                offset = int(rng.integers(CLIP_FRAMES - step * (WINDOW - 1)))
+            else:
+                step = step if self.valid_offsets[clip, step - 1].any() else 1
+                offsets = np.flatnonzero(self.valid_offsets[clip, step - 1])
+                offset = int(offsets[rng.integers(len(offsets))])
             kind = self.mask_kinds[rng.choice(len(self.mask_kinds), p=self.mask_probabilities)]
             if kind == "none" and self.opening_probabilities is not None:
                 clip, offset = rng.choice(len(self.latents), p=self.opening_probabilities), 0
+                if self.valid_offsets is not None and not self.valid_offsets[clip, step - 1, 0]:
+                    step = 1
             x0[i] = self.latents[clip, offset:offset + step * WINDOW:step]
             strides[i] = self.strides[clip] * step
             masks[i] = anchor_mask(rng, kind)
@@ -166,3 +209,29 @@ class ClipDataset:
                 text[i] = self.caption_embeddings[caption]
         x0 = (x0 - self.shift) * self.scale
         return torch.from_numpy(x0), torch.from_numpy(masks), torch.from_numpy(text), torch.from_numpy(strides)
+
+
+def jump_free_offsets(jumps):
+    """bool [n, 2, CLIP_FRAMES - WINDOW + 1]: [clip, step - 1, offset] is True when the window of
+    WINDOW frames every `step` from `offset` lies inside the clip and has no jump."""
+    clips = len(jumps)
+    valid = np.zeros((clips, 2, CLIP_FRAMES - WINDOW + 1), dtype=bool)
+    for step in (1, 2):
+        span = step * (WINDOW - 1)
+        for offset in range(CLIP_FRAMES - span):
+            valid[:, step - 1, offset] = ~jumps[:, offset:offset + span].any(axis=1)
+    return valid
+
+
+def motion_balanced(weights, usable, combos):
+    """Clip weights with unusable clips at zero and the usable ones of each motion scaled so that
+    every motion keeps the share of the total it had with all clips."""
+    motions = np.array([TRAIN_COMBOS[int(c)]["motion"] for c in combos])
+    balanced = np.where(usable, weights, 0.0)
+    for motion in np.unique(motions):
+        of_motion = motions == motion
+        kept = balanced[of_motion].sum()
+        if kept == 0:
+            raise ValueError(f"no clip of motion {motion} has a jump-free window")
+        balanced[of_motion] *= weights[of_motion].sum() / kept
+    return balanced

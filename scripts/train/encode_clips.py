@@ -4,9 +4,11 @@
 
 Needs WORK/vae.pt. Clips cycle through captions.TRAIN_COMBOS (balanced), each CLIP_FRAMES frames
 at a random stride from data.CLIP_STRIDES, a random start or an opening (data.OPENING_FRACTION).
-Chunks from before openings are re-encoded. Work is done in chunks saved under
+Chunks from before openings are re-encoded; chunks from before jumps get them by replaying the
+chunk's draws (checked against the strides and openings they hold; re-encoded if those differ). Work is done in chunks saved under
 WORK/clip_chunks/ so a killed run resumes where it stopped. Writes WORK/clips.npz: latents float16
-[n, CLIP_FRAMES, C, H, W], combos [n], strides [n], openings [n], and the latent shift and scale
+[n, CLIP_FRAMES, C, H, W], combos [n], strides [n], openings [n], jumps [n, CLIP_FRAMES - 1] (where
+the motion jumps, world.track_jumps), and the latent shift and scale
 (scalars such that (latent - shift) * scale has zero mean and unit variance over the whole set).
 """
 import argparse
@@ -17,21 +19,37 @@ import torch
 
 from captions import TRAIN_COMBOS
 from common import Log, add_runtime_arguments, autocast, setup_runtime
-from data import CLIP_FRAMES, render_clip_batch, to_model_pixels
+from data import CLIP_FRAMES, clip_jumps, draw_clip_specs, render_clip_batch, to_model_pixels
 from models import VAE
 
 CHUNK = 512
 
 
-@torch.no_grad()
-def encode_chunk(vae, chunk, clips, seed, device, batch=64):
-    """Renders and encodes clips [chunk * CHUNK, ...) of `clips`: (latents, combos, strides, openings)."""
-    rng = np.random.default_rng([seed, chunk])
+def chunk_combos(chunk, clips, seed):
+    """The generator and the combo indices of chunk `chunk`'s clips."""
     first = chunk * CHUNK
     count = min(CHUNK, clips - first)
     combo_order = np.random.default_rng([seed, 2**31]).permutation(clips) % len(TRAIN_COMBOS)
-    combos = combo_order[first:first + count]
-    frames, strides, openings = render_clip_batch(rng, combos)
+    return np.random.default_rng([seed, chunk]), combo_order[first:first + count]
+
+
+def replayed_jumps(part, chunk, clips, seed):
+    """The jumps of an encoded chunk saved without them, from its replayed draws; None when the
+    replay gives other strides or openings (the chunk was made with another recipe)."""
+    rng, combos = chunk_combos(chunk, clips, seed)
+    specs, strides, starts, openings = draw_clip_specs(rng, combos)
+    if not (np.array_equal(combos, part["combos"]) and np.array_equal(strides, part["strides"])
+            and np.array_equal(openings, part["openings"])):
+        return None
+    return clip_jumps(specs, strides, starts)
+
+
+@torch.no_grad()
+def encode_chunk(vae, chunk, clips, seed, device, batch=64):
+    """Renders and encodes chunk `chunk` of `clips`: (latents, combos, strides, openings, jumps)."""
+    rng, combos = chunk_combos(chunk, clips, seed)
+    count = len(combos)
+    frames, strides, openings, jumps = render_clip_batch(rng, combos)
     frames = frames.reshape(-1, *frames.shape[2:])
     means = []
     for i in range(0, len(frames), batch):
@@ -40,7 +58,7 @@ def encode_chunk(vae, chunk, clips, seed, device, batch=64):
             mean = vae.encode(x)
         means.append(mean.float().cpu().numpy())
     latents = np.concatenate(means).reshape(count, CLIP_FRAMES, *means[0].shape[1:])
-    return latents.astype(np.float16), combos, strides, openings
+    return latents.astype(np.float16), combos, strides, openings, jumps
 
 
 def main():
@@ -64,9 +82,17 @@ def main():
     for chunk in range(chunks):
         path = os.path.join(chunk_dir, f"{args.clips}_{args.seed}_{chunk:04d}.npz")
         part = np.load(path) if args.resume and os.path.exists(path) else None
-        if part is None or "openings" not in part.files:
-            latents, combos, strides, openings = encode_chunk(vae, chunk, args.clips, args.seed, device)
-            np.savez(path + ".tmp.npz", latents=latents, combos=combos, strides=strides, openings=openings)
+        if part is not None and "openings" in part.files and "jumps" not in part.files:
+            jumps = replayed_jumps(part, chunk, args.clips, args.seed)
+            if jumps is not None:
+                np.savez(path + ".tmp.npz", **{k: part[k] for k in part.files}, jumps=jumps)
+                os.replace(path + ".tmp.npz", path)
+                log(f"clips: added jumps to chunk {chunk + 1}/{chunks} (replayed)")
+                part = np.load(path)
+        if part is None or "jumps" not in part.files:
+            latents, combos, strides, openings, jumps = encode_chunk(vae, chunk, args.clips, args.seed, device)
+            np.savez(path + ".tmp.npz", latents=latents, combos=combos, strides=strides, openings=openings,
+                     jumps=jumps)
             os.replace(path + ".tmp.npz", path)
             log(f"clips: encoded chunk {chunk + 1}/{chunks}")
             part = np.load(path)
@@ -77,7 +103,8 @@ def main():
     tmp = os.path.join(args.work, "clips.tmp.npz")
     np.savez(tmp, latents=latents, combos=np.concatenate([p["combos"] for p in parts]),
              strides=np.concatenate([p["strides"] for p in parts]),
-             openings=np.concatenate([p["openings"] for p in parts]), shift=shift, scale=scale)
+             openings=np.concatenate([p["openings"] for p in parts]),
+             jumps=np.concatenate([p["jumps"] for p in parts]), shift=shift, scale=scale)
     os.replace(tmp, os.path.join(args.work, "clips.npz"))
     log(f"clips: {len(latents)} clips, latent shape {latents.shape[1:]}, shift {shift:.4f}, scale {scale:.4f}, "
         f"per-channel std {np.round(values.std(axis=(0, 1, 3, 4)), 2).tolist()}")

@@ -113,6 +113,24 @@ def subject_state(spec, times):
     return x, y, r
 
 
+def track_jumps(spec, start, count, stride):
+    """bool [count - 1]: True where frame k -> k + 1 of `render_clip(spec, start, count, stride)` is a
+    discontinuity of the motion rather than a step of it: a linear motion wrapping to the opposite
+    edge, or grow/shrink's sawtooth resetting. Other motions never jump."""
+    times = (start + stride * np.arange(count)) / FPS
+    r0 = SIZES[spec.size]
+    if spec.motion in ("left", "right", "up", "down"):
+        lo, hi = r0 + MARGIN, SIZE - r0 - MARGIN
+        position0 = spec.anchor[0] if spec.motion in ("left", "right") else spec.anchor[1]
+        velocity = -SPEED if spec.motion in ("left", "up") else SPEED
+        laps = np.floor((position0 - lo + velocity * times) / (hi - lo))
+    elif spec.motion in ("grow", "shrink"):
+        laps = np.floor(times / GROW_PERIOD + spec.phase)
+    else:
+        return np.zeros(max(0, count - 1), dtype=bool)
+    return np.diff(laps) != 0
+
+
 def signed_distance(shape, dx, dy, r):
     """Signed distance in pixels (negative inside) from offsets (dx, dy) to a shape of radius r.
 
