@@ -49,13 +49,25 @@ MOTION_WORDS = {"left": "moves left", "right": "moves right", "up": "moves up", 
                 "still": "stays still"}
 
 
-def world_windows(model, motions, seed, frames=16, stride=1):
-    """(latents [n, T, C, H, W] DiT-scale, uint8 clips, captions) of random world clips."""
+def world_windows(model, motions, seed, frames=16, stride=1, jump_free=False):
+    """(latents [n, T, C, H, W] DiT-scale, uint8 clips, captions) of random world clips; with
+    jump_free, starts are redrawn until the motion has no jump in the window (world.track_jumps:
+    no wrap to the opposite edge, no grow/shrink reset)."""
     rng = np.random.default_rng(seed)
     specs = [world.random_spec(rng, str(rng.choice(list(world.BACKGROUNDS))), str(rng.choice(list(world.COLOURS))),
                                str(rng.choice(world.SHAPES)), str(rng.choice(list(world.SIZES))), motion)
              for motion in motions]
-    clips = [world.render_clip(spec, int(rng.integers(480)), frames, stride) for spec in specs]
+    starts = []
+    for spec in specs:
+        start = int(rng.integers(480))
+        for _ in range(1000):
+            if not (jump_free and world.track_jumps(spec, start, frames, stride).any()):
+                break
+            start = int(rng.integers(480))
+        else:
+            raise SystemExit(f"diagnose: no jump-free window of {frames} frames at stride {stride} for {spec.motion}")
+        starts.append(start)
+    clips = [world.render_clip(spec, start, frames, stride) for spec, start in zip(specs, starts)]
     latents = torch.stack([model.encode(to_model_pixels(clip)) for clip in clips])
     captions = [f"a {s.size} {s.colour} {s.shape} {MOTION_WORDS[s.motion]} on {s.background}" for s in specs]
     return latents, [np.round(c * 255).astype(np.uint8) for c in clips], captions
@@ -94,9 +106,9 @@ def attention_focus(model, seed):
               f"(uniform {float(focus.sum(-1).mean()) / span:.2f})")
 
 
-def continuation(model, seed, heads=4, stride=1):
+def continuation(model, seed, heads=4, stride=1, jump_free=False):
     motions = ["left", "right", "up", "down", "bounce", "circle", "grow", "shrink"] * 2
-    latents, clips, captions = world_windows(model, motions, seed, stride=stride)
+    latents, clips, captions = world_windows(model, motions, seed, stride=stride, jump_free=jump_free)
     text = torch.as_tensor(embed(load_text_encoder(), captions))
     mask = torch.zeros(latents.shape[:2])
     mask[:, :heads] = 1
@@ -123,14 +135,14 @@ def latent_noise(model, seed):
         print(f"latent noise sigma {sigma}: {right}/{len(motions)} linear motions read right")
 
 
-def prediction(model, seed, stride=1):
+def prediction(model, seed, stride=1, jump_free=False):
     last = model.dit.frames - 1
     bands = ((1, 4), (5, 8), (9, last))
     print(f"one-step prediction from anchors (stride {stride}; per distance from the last anchor frame: "
           f"frames with a subject found, median centroid error in px)")
     encoder = load_text_encoder()
     for group, motions in (("still", ["still"] * 16), ("linear", ["left", "right", "up", "down"] * 4)):
-        latents, clips, captions = world_windows(model, motions, seed, stride=stride)
+        latents, clips, captions = world_windows(model, motions, seed, stride=stride, jump_free=jump_free)
         text = torch.as_tensor(embed(encoder, captions))
         n = len(motions)
         noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed))
@@ -217,6 +229,9 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--stride", type=int, default=1,
                         help="frame stride of the continuation, prediction and tracks checks")
+    parser.add_argument("--jump-free", action="store_true",
+                        help="continuation and prediction on world windows without a wrap or a grow/shrink "
+                             "reset (default: random starts, which may have one)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = ReelTiny(args.model)
@@ -226,11 +241,11 @@ def main():
             if check == "tracks":
                 tracks(model, args.seed, args.prompts, args.stride)
             elif check == "continuation":
-                continuation(model, args.seed, stride=args.stride)
+                continuation(model, args.seed, stride=args.stride, jump_free=args.jump_free)
             elif check == "image-first":
                 image_first(model, args.seed, args.prompts)
             elif check == "prediction":
-                prediction(model, args.seed, args.stride)
+                prediction(model, args.seed, args.stride, args.jump_free)
             else:
                 {"attention": attention_focus, "latent-noise": latent_noise}[check](model, args.seed)
 
