@@ -29,9 +29,9 @@ START_RANGE = 60 * world.FPS   # clips start at a random global frame in [0, STA
 OPENING_FRACTION = 0.0
 # Cut windows only where the subject's motion is continuous: no linear motion wrapping to the
 # opposite edge, no grow/shrink sawtooth reset inside the window (world.track_jumps; caches store
-# `jumps`). Left in, a jump is in about two thirds of the linear-motion windows (a 16-frame window
-# covers 16 px at stride 1 on a 40-48 px track, all of it at stride 3 and above), so most of what
-# the DiT saw of "moves left" was a subject that teleports. Clips without one jump-free window
+# `jumps`). Left in, a jump is in 63-67 % of the linear-motion windows (a 16-frame window covers
+# 16 px at stride 1 of a 40-48 px track, all of it at stride 3 and above) and 85 % of grow/shrink
+# ones, so most of what the DiT saw of "moves left" was a subject that teleports. Clips without one jump-free window
 # (linear motions at stride 3 and above) are left out and the others of their motion weighted up,
 # so every motion keeps its share of the windows. Off (False) for the shipped checkpoint.
 JUMP_FREE_WINDOWS = False

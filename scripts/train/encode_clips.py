@@ -5,8 +5,8 @@
 Needs WORK/vae.pt. Clips cycle through captions.TRAIN_COMBOS (balanced), each CLIP_FRAMES frames
 at a random stride from data.CLIP_STRIDES, a random start or an opening (data.OPENING_FRACTION).
 Chunks from before openings are re-encoded; chunks from before jumps get them by replaying the
-chunk's draws (checked against the strides and openings they hold; re-encoded if those differ). Work is done in chunks saved under
-WORK/clip_chunks/ so a killed run resumes where it stopped. Writes WORK/clips.npz: latents float16
+chunk's draws (checked against the strides and openings they hold; re-encoded if those differ).
+Work is done in chunks saved under WORK/clip_chunks/ so a killed run resumes where it stopped. Writes WORK/clips.npz: latents float16
 [n, CLIP_FRAMES, C, H, W], combos [n], strides [n], openings [n], jumps [n, CLIP_FRAMES - 1] (where
 the motion jumps, world.track_jumps), and the latent shift and scale
 (scalars such that (latent - shift) * scale has zero mean and unit variance over the whole set).
