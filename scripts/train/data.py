@@ -178,13 +178,16 @@ class ClipDataset:
         scale = 1.0 / np.sqrt(((used - center) ** 2).mean())
         return center.astype(np.float32), float(scale)
 
-    def batch(self, rng, size):
+    def batch(self, rng, size, with_combos=False):
         """x0, anchors-mask, text, stride as tensors: x0 [size, WINDOW, C, H, W] (scaled latents),
-        mask [size, WINDOW], text [size, 384] (zeros when dropped), stride [size]."""
+        mask [size, WINDOW], text [size, 384] (zeros when dropped), stride [size]; with_combos, also
+        each window's TRAIN_COMBOS index [size] (-1 where the text was dropped). The draws are the
+        same either way."""
         x0 = np.empty((size, WINDOW) + self.latents.shape[2:], dtype=np.float32)
         masks = np.empty((size, WINDOW), dtype=np.float32)
         text = np.zeros((size, self.caption_embeddings.shape[1]), dtype=np.float32)
         strides = np.empty(size, dtype=np.float32)
+        combos = np.full(size, -1, dtype=np.int64)
         # Draw order as before openings (clips, then per window step, offset, mask), so a cache
         # without openings gives the same batches as the recipe before them.
         clips = rng.choice(len(self.latents), size=size, p=self.clip_probabilities)
@@ -207,8 +210,10 @@ class ClipDataset:
             if rng.random() >= TEXT_DROP_PROBABILITY:
                 caption = self.caption_ids[self.combos[clip], rng.integers(self.caption_ids.shape[1])]
                 text[i] = self.caption_embeddings[caption]
+                combos[i] = self.combos[clip]
         x0 = (x0 - self.shift) * self.scale
-        return torch.from_numpy(x0), torch.from_numpy(masks), torch.from_numpy(text), torch.from_numpy(strides)
+        tensors = (torch.from_numpy(x0), torch.from_numpy(masks), torch.from_numpy(text), torch.from_numpy(strides))
+        return tensors + (torch.from_numpy(combos),) if with_combos else tensors
 
 
 def jump_free_offsets(jumps):

@@ -24,6 +24,10 @@ image-first   Factorised sampling (first the window, then the window again from 
               as anchors, so that the anchors fix the subject and the caption only the motion): the
               evaluator's colour/shape/motion scores of the held-out prompts (--prompts) at stride 1,
               plain and with 1 or 2 anchor frames. Slow: three samplings of 72 prompts.
+text          Whether the DiT's prediction rests on the motion words: the flow loss of unanchored
+              jump-free linear-motion world windows at t = 0.5, 0.8, 0.95 with their caption, with
+              the opposite motion's caption ("moves left" for "moves right") and with no text. A model
+              that uses the words predicts worse with the opposite caption.
 tracks        Whether the DiT follows the motion words: the held-out prompts that ask for left,
               right, up or down (--prompts), generated unanchored at stride 1; per clip the subject's
               net displacement along the asked direction and its travel across it (the world: +15 px
@@ -165,6 +169,37 @@ def prediction(model, seed, stride=1, jump_free=False):
                 print(f"  {group}, {heads} anchor frame(s), t = {t}: " + "; ".join(parts))
 
 
+OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
+
+
+def text_use(model, seed, stride=1, draws=4):
+    """Flow loss of unanchored jump-free linear-motion windows with their caption, with the caption
+    of the opposite motion, and with no text: how much the DiT's prediction rests on the motion
+    words (a gap between the first two) versus on the rest of the caption (the last)."""
+    motions = ["left", "right", "up", "down"] * 8
+    latents, _, captions = world_windows(model, motions, seed, stride=stride, jump_free=True)
+    encoder = load_text_encoder()
+    right = torch.as_tensor(embed(encoder, captions))
+    opposite = torch.as_tensor(embed(encoder, [c.replace(MOTION_WORDS[m], MOTION_WORDS[OPPOSITE[m]])
+                                               for c, m in zip(captions, motions)]))
+    n = len(motions)
+    mask = torch.zeros(latents.shape[:2])
+    generator = torch.Generator().manual_seed(seed)
+    noises = [torch.randn(latents.shape, generator=generator) for _ in range(draws)]
+    print(f"flow loss of {n} unanchored jump-free linear-motion windows (stride {stride}, {draws} noise draws): "
+          f"with their caption / the opposite motion's / no text")
+    for t in (0.5, 0.8, 0.95):
+        losses = []
+        for text in (right, opposite, torch.zeros_like(right)):
+            total = 0.0
+            for noise in noises:
+                xt = (1 - t) * latents + t * noise
+                v = model.dit(xt, latents, mask, text, torch.full((n,), float(stride)), torch.full((n,), t))
+                total += float((v - (noise - latents)).pow(2).mean())
+            losses.append(total / draws)
+        print(f"  t = {t}: " + " / ".join(f"{loss:.4f}" for loss in losses))
+
+
 def image_first(model, seed, prompts_path):
     with open(prompts_path) as f:
         items = json.load(f)
@@ -221,7 +256,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/reel-tiny")
     parser.add_argument("--checks", nargs="+", default=["attention", "continuation", "latent-noise"],
-                        choices=["attention", "continuation", "image-first", "latent-noise", "prediction", "tracks"])
+                        choices=["attention", "continuation", "image-first", "latent-noise", "prediction", "text",
+                                 "tracks"])
     parser.add_argument("--prompts", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                                           "models", "reel-tiny", "eval_prompts.json"),
                         help="evaluation set for the tracks and image-first checks")
@@ -246,6 +282,8 @@ def main():
                 image_first(model, args.seed, args.prompts)
             elif check == "prediction":
                 prediction(model, args.seed, args.stride, args.jump_free)
+            elif check == "text":
+                text_use(model, args.seed, args.stride)
             else:
                 {"attention": attention_focus, "latent-noise": latent_noise}[check](model, args.seed)
 

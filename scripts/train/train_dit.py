@@ -21,6 +21,8 @@ import torch
 
 from common import (Log, StepBudget, add_runtime_arguments, autocast, parameter_count, restore_rng_state,
                     rng_state, save_atomic, setup_runtime, write_json_atomic)
+import world
+from captions import TRAIN_COMBOS
 from data import ClipDataset
 from models import DiT, correlated_noise
 from reel_tiny import ReelTiny
@@ -73,6 +75,38 @@ def exported_dit_state(folder, hyperparameters):
     return exported.dit.state_dict()
 
 
+TEXT_ATTRIBUTES = {"background": list(world.BACKGROUNDS), "colour": list(world.COLOURS), "shape": list(world.SHAPES),
+                   "size": list(world.SIZES), "motion": list(world.MOTIONS)}
+
+
+class TextAttributeHeads(torch.nn.Module):
+    """Linear classifiers of a caption's world attributes from the DiT's text feature
+    (text_mlp of the normalised embedding), for --text-aux. Training only: not exported.
+
+    The pooled MiniLM embeddings of "moves left" and "moves right" captions differ by about a tenth
+    of their spread over the other attributes and paraphrases, and the shipped DiT's flow loss is
+    the same with a caption's motion words or the opposite ones (diagnose.py --checks text): the
+    motion reaches the blocks too weakly to steer them. These heads make the text feature carry
+    every attribute, the motion included, strongly enough to be read off linearly."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.heads = torch.nn.ModuleDict({name: torch.nn.Linear(dim, len(values))
+                                          for name, values in TEXT_ATTRIBUTES.items()})
+        self.register_buffer("labels", torch.tensor([[values.index(combo[name]) for name, values in
+                                                      TEXT_ATTRIBUTES.items()] for combo in TRAIN_COMBOS]))
+
+    def loss(self, model, text, combos):
+        """Mean cross-entropy over the attributes of the windows whose text was kept (combos >= 0)."""
+        kept = combos >= 0
+        if not kept.any():
+            return text.new_zeros(())
+        feature = model.text_mlp((text[kept] - model.text_center) * model.text_scale).float()
+        labels = self.labels[combos[kept]]
+        return sum(torch.nn.functional.cross_entropy(head(feature), labels[:, i])
+                   for i, head in enumerate(self.heads.values())) / len(self.heads)
+
+
 @torch.no_grad()
 def update_ema(ema, model, decay):
     for e, p in zip(ema.parameters(), model.parameters()):
@@ -106,6 +140,10 @@ def main():
                              "see correlated_noise); the sampler must use the same value (config.json)")
     parser.add_argument("--motion-loss", type=float, default=1.0,
                         help="weight of the frame-to-frame difference term of the loss (see flow_loss; 0 = plain MSE)")
+    parser.add_argument("--text-aux", type=float, default=0.0,
+                        help="weight of a cross-entropy loss that asks linear heads on the DiT's text feature for "
+                             "the caption's attributes (motion, colour, shape, size, background; "
+                             "TextAttributeHeads; 0 = off)")
     parser.add_argument("--attention", choices=("full", "factorised"), default=DIT_HYPERPARAMETERS["attention"],
                         help="full: every block attends over the whole window; factorised: blocks alternate "
                              "within-frame and across-frame attention (models.attention_spans)")
@@ -143,7 +181,9 @@ def main():
         log(f"dit: initialised from {args.init_from}")
     model.set_text_normalisation(text_center, text_scale)
     ema = copy.deepcopy(model).requires_grad_(False)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    heads = TextAttributeHeads(hyperparameters["dim"]).to(device) if args.text_aux else None
+    parameters = list(model.parameters()) + (list(heads.parameters()) if heads else [])
+    optimizer = torch.optim.AdamW(parameters, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
     budget = StepBudget(args.steps, args.minutes)
     rng = np.random.default_rng(args.seed)
     step, elapsed_before = 0, 0.0
@@ -151,6 +191,11 @@ def main():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
+        if heads is not None:
+            if "text_heads" not in state:
+                raise SystemExit("dit: the checkpoint was trained without --text-aux; resume without it "
+                                 "(or start a new work folder)")
+            heads.load_state_dict(state["text_heads"])
         optimizer.load_state_dict(state["optimizer"])
         budget.load(state["budget"])
         if args.recalibrate and args.minutes:
@@ -187,32 +232,38 @@ def main():
                      "hyperparameters": hyperparameters, "shift": dataset.shift, "scale": dataset.scale,
                      "text_center": text_center, "text_scale": text_scale,
                      "batch": args.batch, "lr": args.lr, "t_mean": args.t_mean, "seed": args.seed,
-                     "noise_shared": args.noise_shared, "motion_loss": args.motion_loss}, checkpoint_path)
+                     "noise_shared": args.noise_shared, "motion_loss": args.motion_loss, "text_aux": args.text_aux,
+                     **({"text_heads": heads.state_dict()} if heads else {})}, checkpoint_path)
 
     started = last_log = time.monotonic()
-    recent = []
+    recent, recent_aux = [], []
     while budget.total is None or step < budget.total:
-        x0, mask, text, stride = (v.to(device) for v in dataset.batch(rng, args.batch))
+        x0, mask, text, stride, combos = (v.to(device) for v in dataset.batch(rng, args.batch, with_combos=True))
         t = torch.sigmoid(torch.randn(args.batch) + args.t_mean).to(device)
         noise = correlated_noise(x0.shape, args.noise_shared).to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)
         with autocast(device):
-            loss = flow_loss(model, x0, mask, text, stride, t, noise, args.motion_loss)
+            loss = flow = flow_loss(model, x0, mask, text, stride, t, noise, args.motion_loss)
+            if heads is not None:
+                aux = heads.loss(model, text, combos)
+                recent_aux.append(aux.item())
+                loss = loss + args.text_aux * aux
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        grad_norm = torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()
         step += 1
         update_ema(ema, model, min(args.ema, (1 + step) / (10 + step)))
         budget.observe(step, elapsed_before)
-        recent.append((loss.item(), grad_norm.item()))
+        recent.append((flow.item(), grad_norm.item()))
         if step % 50 == 0:
             now = time.monotonic()
             mean_loss, mean_grad = np.mean(recent, axis=0)
             log(f"dit step {step}/{budget.total or '?'} loss {mean_loss:.4f} grad-norm {mean_grad:.2f} "
-                f"lr {optimizer.param_groups[0]['lr']:.2e} {(now - last_log) / len(recent):.3f}s/step")
-            recent, last_log = [], now
+                f"lr {optimizer.param_groups[0]['lr']:.2e} {(now - last_log) / len(recent):.3f}s/step"
+                + (f" text-aux {np.mean(recent_aux):.3f}" if recent_aux else ""))
+            recent, recent_aux, last_log = [], [], now
         if step % args.validate_every == 0:
             with torch.no_grad(), autocast(device):
                 val = flow_loss(ema, *validation).item()
