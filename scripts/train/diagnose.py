@@ -26,8 +26,9 @@ image-first   Factorised sampling (first the window, then the window again from 
               plain and with 1 or 2 anchor frames. Slow: three samplings of 72 prompts.
 text          Whether the DiT's prediction rests on the motion words: the flow loss of unanchored
               jump-free linear-motion world windows at t = 0.5, 0.8, 0.95 with their caption, with
-              the opposite motion's caption ("moves left" for "moves right") and with no text. A model
-              that uses the words predicts worse with the opposite caption.
+              the opposite motion's caption ("moves left" for "moves right"), with another colour's
+              (the control: a word the DiT uses) and with no text. A model that uses the motion
+              words predicts worse with the opposite caption.
 tracks        Whether the DiT follows the motion words: the held-out prompts that ask for left,
               right, up or down (--prompts), generated unanchored at stride 1; per clip the subject's
               net displacement along the asked direction and its travel across it (the world: +15 px
@@ -182,15 +183,22 @@ def text_use(model, seed, stride=1, draws=4):
     right = torch.as_tensor(embed(encoder, captions))
     opposite = torch.as_tensor(embed(encoder, [c.replace(MOTION_WORDS[m], MOTION_WORDS[OPPOSITE[m]])
                                                for c, m in zip(captions, motions)]))
+    # The control: another colour's caption (the next palette colour), a word the DiT does use.
+    colours = list(world.COLOURS)
+    recoloured = []
+    for caption in captions:
+        colour = next(c for c in colours if f" {c} " in caption)
+        recoloured.append(caption.replace(f" {colour} ", f" {colours[(colours.index(colour) + 1) % len(colours)]} "))
+    recoloured = torch.as_tensor(embed(encoder, recoloured))
     n = len(motions)
     mask = torch.zeros(latents.shape[:2])
     generator = torch.Generator().manual_seed(seed)
     noises = [torch.randn(latents.shape, generator=generator) for _ in range(draws)]
     print(f"flow loss of {n} unanchored jump-free linear-motion windows (stride {stride}, {draws} noise draws): "
-          f"with their caption / the opposite motion's / no text")
+          f"with their caption / the opposite motion's / another colour's / no text")
     for t in (0.5, 0.8, 0.95):
         losses = []
-        for text in (right, opposite, torch.zeros_like(right)):
+        for text in (right, opposite, recoloured, torch.zeros_like(right)):
             total = 0.0
             for noise in noises:
                 xt = (1 - t) * latents + t * noise
