@@ -31,9 +31,10 @@ OPENING_FRACTION = 0.0
 # opposite edge, no grow/shrink sawtooth reset inside the window (world.track_jumps; caches store
 # `jumps`). Left in, a jump is in 63-67 % of the linear-motion windows (a 16-frame window covers
 # 16 px at stride 1 of a 40-48 px track, all of it at stride 3 and above) and 85 % of grow/shrink
-# ones, so most of what the DiT saw of "moves left" was a subject that teleports. Clips without one jump-free window
-# (linear motions at stride 3 and above) are left out and the others of their motion weighted up,
-# so every motion keeps its share of the windows. Off (False) for the shipped checkpoint.
+# ones, so most of what the DiT saw of "moves left" was a subject that teleports. Clips without
+# one jump-free window (linear motions at stride 3 and above) are left out and the others of their
+# motion weighted up, so every motion keeps its share of the windows. Off (False) for the shipped
+# checkpoint.
 JUMP_FREE_WINDOWS = False
 TEXT_DROP_PROBABILITY = 0.1
 

@@ -64,13 +64,11 @@ def world_windows(model, motions, seed, frames=16, stride=1, jump_free=False):
              for motion in motions]
     starts = []
     for spec in specs:
-        start = int(rng.integers(480))
-        for _ in range(1000):
-            if not (jump_free and world.track_jumps(spec, start, frames, stride).any()):
-                break
-            start = int(rng.integers(480))
-        else:
-            raise SystemExit(f"diagnose: no jump-free window of {frames} frames at stride {stride} for {spec.motion}")
+        start, tries = int(rng.integers(480)), 1
+        while jump_free and world.track_jumps(spec, start, frames, stride).any():
+            if tries == 1000:
+                raise SystemExit(f"diagnose: no jump-free window of {frames} frames at stride {stride} for {spec.motion}")
+            start, tries = int(rng.integers(480)), tries + 1
         starts.append(start)
     clips = [world.render_clip(spec, start, frames, stride) for spec, start in zip(specs, starts)]
     latents = torch.stack([model.encode(to_model_pixels(clip)) for clip in clips])

@@ -6,7 +6,8 @@ Needs WORK/vae.pt. Clips cycle through captions.TRAIN_COMBOS (balanced), each CL
 at a random stride from data.CLIP_STRIDES, a random start or an opening (data.OPENING_FRACTION).
 Chunks from before openings are re-encoded; chunks from before jumps get them by replaying the
 chunk's draws (checked against the strides and openings they hold; re-encoded if those differ).
-Work is done in chunks saved under WORK/clip_chunks/ so a killed run resumes where it stopped. Writes WORK/clips.npz: latents float16
+Work is done in chunks saved under WORK/clip_chunks/ so a killed run resumes where it stopped.
+Writes WORK/clips.npz: latents float16
 [n, CLIP_FRAMES, C, H, W], combos [n], strides [n], openings [n], jumps [n, CLIP_FRAMES - 1] (where
 the motion jumps, world.track_jumps), and the latent shift and scale
 (scalars such that (latent - shift) * scale has zero mean and unit variance over the whole set).
@@ -42,6 +43,13 @@ def replayed_jumps(part, chunk, clips, seed):
             and np.array_equal(openings, part["openings"])):
         return None
     return clip_jumps(specs, strides, starts)
+
+
+def save_chunk(path, **arrays):
+    """Writes a chunk atomically and returns it loaded."""
+    np.savez(path + ".tmp.npz", **arrays)
+    os.replace(path + ".tmp.npz", path)
+    return np.load(path)
 
 
 @torch.no_grad()
@@ -85,17 +93,12 @@ def main():
         if part is not None and "openings" in part.files and "jumps" not in part.files:
             jumps = replayed_jumps(part, chunk, args.clips, args.seed)
             if jumps is not None:
-                np.savez(path + ".tmp.npz", **{k: part[k] for k in part.files}, jumps=jumps)
-                os.replace(path + ".tmp.npz", path)
+                part = save_chunk(path, **{k: part[k] for k in part.files}, jumps=jumps)
                 log(f"clips: added jumps to chunk {chunk + 1}/{chunks} (replayed)")
-                part = np.load(path)
         if part is None or "jumps" not in part.files:
             latents, combos, strides, openings, jumps = encode_chunk(vae, chunk, args.clips, args.seed, device)
-            np.savez(path + ".tmp.npz", latents=latents, combos=combos, strides=strides, openings=openings,
-                     jumps=jumps)
-            os.replace(path + ".tmp.npz", path)
+            part = save_chunk(path, latents=latents, combos=combos, strides=strides, openings=openings, jumps=jumps)
             log(f"clips: encoded chunk {chunk + 1}/{chunks}")
-            part = np.load(path)
         parts.append(part)
     latents = np.concatenate([p["latents"] for p in parts])
     values = latents.astype(np.float64)

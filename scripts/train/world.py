@@ -55,6 +55,8 @@ CIRCLE_RADIUS = 12.0   # px
 GROW_PERIOD = 3.0      # s, sawtooth
 GROW_RANGE = (0.6, 1.4)  # radius factor over one grow period (reversed for shrink)
 MARGIN = 2.0           # px always kept between the subject's box and the frame edge
+# The linear motions: the coordinate they move along (0 = x, 1 = y) and its direction.
+LINEAR_MOTIONS = {"left": (0, -1.0), "right": (0, 1.0), "up": (1, -1.0), "down": (1, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,17 @@ class ClipSpec:
     phase: float
 
 
+def track_range(radius):
+    """(lo, hi): the centre coordinates that keep a subject of this radius whole and MARGIN px
+    inside the frame."""
+    return radius + MARGIN, SIZE - radius - MARGIN
+
+
 def wrap_track(position0, velocity, t, radius):
     """Position on a looping track: on reaching one edge the subject jumps to the opposite edge,
     so it is always whole and MARGIN px clear of the frame edge. The track is
     [radius + MARGIN, SIZE - radius - MARGIN)."""
-    lo, hi = radius + MARGIN, SIZE - radius - MARGIN
+    lo, hi = track_range(radius)
     return lo + np.mod(position0 - lo + velocity * t, hi - lo)
 
 
@@ -88,14 +96,10 @@ def subject_state(spec, times):
     ax, ay = spec.anchor
     ones = np.ones_like(times)
     x, y, r = ax * ones, ay * ones, r0 * ones
-    if spec.motion == "left":
-        x = wrap_track(ax, -SPEED, times, r0)
-    elif spec.motion == "right":
-        x = wrap_track(ax, SPEED, times, r0)
-    elif spec.motion == "up":
-        y = wrap_track(ay, -SPEED, times, r0)
-    elif spec.motion == "down":
-        y = wrap_track(ay, SPEED, times, r0)
+    if spec.motion in LINEAR_MOTIONS:
+        axis, sign = LINEAR_MOTIONS[spec.motion]
+        position = wrap_track(spec.anchor[axis], sign * SPEED, times, r0)
+        x, y = (position, y) if axis == 0 else (x, position)
     elif spec.motion == "bounce":
         y = ay - BOUNCE_HEIGHT * np.abs(np.sin(np.pi * (times / BOUNCE_PERIOD + spec.phase)))
     elif spec.motion == "circle":
@@ -119,11 +123,10 @@ def track_jumps(spec, start, count, stride):
     edge, or grow/shrink's sawtooth resetting. Other motions never jump."""
     times = (start + stride * np.arange(count)) / FPS
     r0 = SIZES[spec.size]
-    if spec.motion in ("left", "right", "up", "down"):
-        lo, hi = r0 + MARGIN, SIZE - r0 - MARGIN
-        position0 = spec.anchor[0] if spec.motion in ("left", "right") else spec.anchor[1]
-        velocity = -SPEED if spec.motion in ("left", "up") else SPEED
-        laps = np.floor((position0 - lo + velocity * times) / (hi - lo))
+    if spec.motion in LINEAR_MOTIONS:
+        axis, sign = LINEAR_MOTIONS[spec.motion]
+        lo, hi = track_range(r0)
+        laps = np.floor((spec.anchor[axis] - lo + sign * SPEED * times) / (hi - lo))
     elif spec.motion in ("grow", "shrink"):
         laps = np.floor(times / GROW_PERIOD + spec.phase)
     else:
@@ -178,7 +181,7 @@ def render_clip(spec, start, count, stride):
 def random_anchor(rng, motion, size):
     """A start position that keeps the subject whole and MARGIN px inside the frame all the time."""
     r = SIZES[size]
-    lo, hi = r + MARGIN, SIZE - r - MARGIN
+    lo, hi = track_range(r)
     if motion == "bounce":
         return (rng.uniform(lo, hi), rng.uniform(lo + BOUNCE_HEIGHT, hi))
     if motion == "circle":
@@ -209,19 +212,13 @@ OPENING_PHASE = 0.04   # fraction of a period
 
 def opening_spec(rng, background, colour, shape, size, motion):
     """A ClipSpec whose motion starts at its beginning at t = 0 (see OPENING_BAND)."""
-    x, y = random_anchor(rng, motion, size)
-    r = SIZES[size]
-    lo, hi = r + MARGIN, SIZE - r - MARGIN
+    anchor = list(random_anchor(rng, motion, size))
+    lo, hi = track_range(SIZES[size])
     entry = float(rng.uniform(0.0, OPENING_BAND))
-    if motion == "left":
-        x = hi - entry
-    elif motion == "right":
-        x = lo + entry
-    elif motion == "up":
-        y = hi - entry
-    elif motion == "down":
-        y = lo + entry
-    return ClipSpec(background, colour, shape, size, motion, anchor=(float(x), float(y)),
+    if motion in LINEAR_MOTIONS:
+        axis, sign = LINEAR_MOTIONS[motion]
+        anchor[axis] = hi - entry if sign < 0 else lo + entry
+    return ClipSpec(background, colour, shape, size, motion, anchor=tuple(float(v) for v in anchor),
                     phase=float(rng.uniform(0.0, OPENING_PHASE)))
 
 
