@@ -22,12 +22,16 @@ enum ParityFixture {
 
     /// A temporary copy of the fixture whose config.json is the factorised-attention DiT's
     /// (config_factorised.json: dit_factorised.safetensors, the same VAE). The caller removes it.
-    static func factorisedFolder() throws -> URL {
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("reel-tiny-factorised-\(UUID().uuidString)")
+    static func factorisedFolder() throws -> URL { try folder(withConfig: "config_factorised.json") }
+
+    /// A temporary copy of the fixture whose config.json is `name` (another DiT, the same VAE).
+    /// The caller removes it.
+    static func folder(withConfig name: String) throws -> URL {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("reel-tiny-fixture-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: folder, to: copy)
         let config = copy.appendingPathComponent("config.json")
         try FileManager.default.removeItem(at: config)
-        try FileManager.default.moveItem(at: copy.appendingPathComponent("config_factorised.json"), to: config)
+        try FileManager.default.moveItem(at: copy.appendingPathComponent(name), to: config)
         return copy
     }
 }
@@ -80,6 +84,35 @@ struct ReelTinyParityTests {
         try JSONSerialization.data(withJSONObject: config).write(to: url)
         let full = try ReelTinyModel(folder: folder)
         #expect(relativeError(try ParityFixture.velocity(full, io), expected) > 1e-2)
+    }
+
+    @Test("DiT with local mixing (fc1's channels shifted to neighbouring tokens in every MLP): max relative error ≤ 1e-4")
+    func localMixingDiT() throws {
+        let folder = try ParityFixture.folder(withConfig: "config_local.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try ReelTinyModel(folder: folder)
+        #expect(model.dit.blocks.allSatisfy { $0.localMixing == .shift })
+        let expected = try SafetensorsFile(contentsOf: folder.appendingPathComponent("local_io.safetensors")).tensor("velocity")
+        let error = relativeError(try ParityFixture.velocity(model, try ParityFixture.io()), expected)
+        print("local-mixing DiT forward parity: relative error \(error)")
+        #expect(error <= 1e-4)
+
+        // Read without the shift the same weights give another answer: it is really applied.
+        let url = folder.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var dit = config["dit"] as! [String: Any]
+        dit["local_mixing"] = "none"
+        config["dit"] = dit
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        let plain = try ReelTinyModel(folder: folder)
+        #expect(plain.dit.blocks.allSatisfy { $0.localMixing == .none })
+        #expect(relativeError(try ParityFixture.velocity(plain, try ParityFixture.io()), expected) > 1e-2)
+
+        // An unknown kind is refused by name.
+        dit["local_mixing"] = "wavelet"
+        config["dit"] = dit
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
     }
 
     @Test("fine latent (two VAE levels: 16×16 latents; 4×4 DiT patches): VAE and DiT within 1e-4")

@@ -9,7 +9,10 @@ with config_factorised.json (the same VAE) and its output on the same inputs, io
 "velocity_factorised". Its parameters are drawn after everything else, so the first fixture's
 files do not change with it. Last, in OUT/fine-latent/, a model with the 4x-downsampling layout
 (two VAE levels: 16x16 latents; 4x4 DiT patches, factorised attention) with its own config.json,
-weights and io.safetensors, drawn after all of the above.
+weights and io.safetensors, drawn after all of the above. Then a factorised DiT with local mixing
+(fc1's channel groups shifted to the neighbouring tokens inside every block's MLP), dit_local.safetensors
+with config_local.json (the same VAE) and its output on the first fixture's inputs in
+local_io.safetensors ("velocity"), drawn last.
 
 Run: scripts/reference/make_fixtures.sh  (or: $(scripts/reference/venv.sh) scripts/reference/reel_tiny_fixture.py OUT)
 """
@@ -117,7 +120,24 @@ def main():
     with open(os.path.join(out, "config_factorised.json"), "w") as f:
         json.dump(config, f, indent=2)
     fine_latent(os.path.join(out, "fine-latent"), g)
+    local_mixing(out, config, g, (x, anchors, mask, text, stride, t))
     print(f"wrote reel-tiny parity fixtures to {out}")
+
+
+def local_mixing(out, config, g, inputs):
+    """The local-mixing fixture: a factorised DiT whose MLPs shift channel groups to neighbouring
+    tokens (models.spacetime_shift), on the first fixture's inputs."""
+    dit = models.DiT(**DIT_CONFIG, attention="factorised", local_mixing="shift").eval()
+    randomise(dit, g, 1.0)
+    with torch.no_grad():
+        velocity = dit(*inputs)
+    path = os.path.join(out, "dit_local.safetensors")
+    save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, path)
+    save_file({"velocity": velocity}, os.path.join(out, "local_io.safetensors"))
+    config = dict(config, dit=dict(config["dit"], weights="dit_local.safetensors", sha256=sha256(path),
+                                   local_mixing="shift"))
+    with open(os.path.join(out, "config_local.json"), "w") as f:
+        json.dump(config, f, indent=2)
 
 
 def fine_latent(out, g):

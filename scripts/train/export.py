@@ -120,6 +120,12 @@ def main():
             "attention_spans": attention_spans(dit_hp.get("attention", "full"), dit_hp["depth"]),
             "attention_span_meaning": "full: all tokens of the window; space: the tokens of one frame; "
                                       "time: one patch position in every frame",
+            "local_mixing": dit_hp.get("local_mixing", "none"),
+            "local_mixing_meaning": "none: MLP = fc2(gelu(fc1(x))); shift: fc2(gelu(shift(fc1(x)))), where with "
+                                    "G = hidden // 52 channels [k G, (k + 1) G) of token (t, y, x) take the values of "
+                                    "token (t + dt, y + dy, x + dx), (dt, dy, dx) the k-th non-zero offset in "
+                                    "{-1, 0, 1}^3 (dt slowest, dx fastest), zero outside the window; channels from "
+                                    "26 G on are kept",
             "time_input": "sinusoidal_embedding(1000 * t, frequency_dim)",
             "stride_input": "sinusoidal_embedding(200 * log2(stride), frequency_dim)",
             "sinusoidal_embedding": "[cos(v * f_k), sin(v * f_k)], f_k = 10000^(-k / (dim/2)), k < dim/2",

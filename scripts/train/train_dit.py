@@ -24,11 +24,12 @@ from common import (Log, StepBudget, add_runtime_arguments, autocast, parameter_
 import world
 from captions import TRAIN_COMBOS
 from data import ClipDataset
-from models import DiT, correlated_noise
+from models import LOCAL_MIXING, DiT, correlated_noise
 from reel_tiny import ReelTiny
 
 DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
-                       "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256, "attention": "factorised"}
+                       "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256, "attention": "factorised",
+                       "local_mixing": "none"}
 
 
 def learning_rate(step, total, peak, warmup=300):
@@ -67,7 +68,8 @@ def exported_dit_state(folder, hyperparameters):
     except ValueError as error:
         raise SystemExit(f"dit: {error}; restore the file")
     config = exported.config["dit"]
-    config = dict(config, attention=config.get("attention_layout", "full"))
+    config = dict(config, attention=config.get("attention_layout", "full"),
+                  local_mixing=config.get("local_mixing", "none"))
     mismatched = {k: (config[k], v) for k, v in hyperparameters.items() if k in config and config[k] != v}
     if mismatched:
         raise SystemExit(f"dit: {folder} does not match this run (exported, this run): {mismatched}; "
@@ -149,6 +151,13 @@ def main():
     parser.add_argument("--attention", choices=("full", "factorised"), default=DIT_HYPERPARAMETERS["attention"],
                         help="full: every block attends over the whole window; factorised: blocks alternate "
                              "within-frame and across-frame attention (models.attention_spans)")
+    parser.add_argument("--local-mixing", choices=LOCAL_MIXING, default=DIT_HYPERPARAMETERS["local_mixing"],
+                        help="shift: inside every block's MLP, groups of fc1's channels taken from the 26 "
+                             "neighbouring tokens (one frame, row, column away; models.spacetime_shift); "
+                             "none: the plain MLP")
+    parser.add_argument("--dim", type=int, default=DIT_HYPERPARAMETERS["dim"],
+                        help="token width (smaller for quick architecture probes)")
+    parser.add_argument("--depth", type=int, default=DIT_HYPERPARAMETERS["depth"], help="number of blocks")
     parser.add_argument("--patch", type=int, default=None,
                         help="spatial patch size in latent pixels (default: 2 for 8x8 latents, 4 for 16x16 ones, "
                              "so a frame is 4x4 tokens either way)")
@@ -171,7 +180,8 @@ def main():
     dataset = ClipDataset.load(os.path.join(args.work, "clips.npz"), os.path.join(args.work, "captions.npz"))
     # The latent's channels and size come from the clip cache (the VAE that encoded it).
     _, _, channels, size, _ = dataset.latents.shape
-    hyperparameters = dict(DIT_HYPERPARAMETERS, attention=args.attention, latent_channels=int(channels),
+    hyperparameters = dict(DIT_HYPERPARAMETERS, attention=args.attention, local_mixing=args.local_mixing,
+                           dim=args.dim, depth=args.depth, latent_channels=int(channels),
                            latent_size=int(size), patch=args.patch or max(1, int(size) // 4))
     model = DiT(**hyperparameters).to(device)
     text_center, text_scale = dataset.text_normalisation()
@@ -225,6 +235,13 @@ def main():
             state["hyperparameters"].get("attention", "full") != args.attention:
         raise SystemExit(f"dit: the checkpoint was trained with --attention "
                          f"{state['hyperparameters'].get('attention', 'full')}; resume with the same value")
+    if args.resume and os.path.exists(checkpoint_path):
+        trained = {k: state["hyperparameters"].get(k, DIT_HYPERPARAMETERS[k] if k != "local_mixing" else "none")
+                   for k in ("local_mixing", "dim", "depth")}
+        asked = {k: hyperparameters[k] for k in trained}
+        if trained != asked:
+            raise SystemExit(f"dit: the checkpoint was trained with {trained}, this run asks for {asked}; "
+                             f"resume with the same --local-mixing/--dim/--depth (or start a new work folder)")
     validation = fixed_validation_batch(dataset, 64, args.seed + 7, device, args.noise_shared)
 
     def save():

@@ -46,6 +46,19 @@ public struct ReelTinyConfig: Sendable, Decodable {
         /// "space" (one frame's tokens) or "time" (one patch position in every frame). Absent in
         /// configs older than the field: full attention everywhere.
         public let attentionSpans: [String]?
+        /// What each block's MLP does between fc1 and the activation: "none" or "shift" (channel
+        /// groups moved to the 26 neighbouring tokens in time and space). Absent in configs older
+        /// than the field: none.
+        public let localMixing: String?
+
+        /// The blocks' local mixing, checked.
+        public func mixing() throws(ReelTinyError) -> LocalMixing {
+            guard let name = localMixing else { return .none }
+            guard let mixing = LocalMixing(rawValue: name) else {
+                throw .badConfig("dit.local_mixing holds \"\(name)\" (known: none, shift)")
+            }
+            return mixing
+        }
 
         /// The blocks' spans, checked: `depth` known span names (all "full" when the config has none).
         public func spans() throws(ReelTinyError) -> [AttentionSpan] {
@@ -60,6 +73,15 @@ public struct ReelTinyConfig: Sendable, Decodable {
                 return span
             }
         }
+    }
+
+    /// What a DiT block's MLP does between fc1 and the activation.
+    public enum LocalMixing: String, Sendable {
+        /// Nothing: `fc2(gelu(fc1(x)))`.
+        case none
+        /// Channel groups of fc1's output taken from the 26 neighbouring tokens (±1 frame, row,
+        /// column); see `spacetimeShift`.
+        case shift
     }
 
     /// The tokens one DiT block's self-attention runs over.

@@ -25,19 +25,66 @@ struct MLP: Sendable {
         self.activation = activation
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        let h = fc1(x)
+    func callAsFunction(_ x: Tensor) -> Tensor { fc2(activate(fc1(x))) }
+
+    func activate(_ h: Tensor) -> Tensor {
         switch activation {
-        case .silu: return fc2(h.silu())
-        case .gelu: return fc2(h.gelu())
-        case .geluTanh: return fc2(h.gelu(exact: false))
+        case .silu: return h.silu()
+        case .gelu: return h.gelu()
+        case .geluTanh: return h.gelu(exact: false)
         }
     }
+}
+
+/// The 26 non-zero (dt, dy, dx) in {−1, 0, 1}³, dt slowest, dx fastest (`SHIFT_OFFSETS` in models.py).
+let shiftOffsets: [(dt: Int, dy: Int, dx: Int)] = {
+    var offsets: [(dt: Int, dy: Int, dx: Int)] = []
+    for dt in -1...1 {
+        for dy in -1...1 {
+            for dx in -1...1 where dt != 0 || dy != 0 || dx != 0 { offsets.append((dt, dy, dx)) }
+        }
+    }
+    return offsets
+}()
+
+/// Shifts channel groups of `h [n, T·g·g, C]` (tokens in (t, y, x) order) to neighbouring tokens
+/// (config `local_mixing` "shift"; `spacetime_shift` in scripts/train/models.py): with G = C / 52,
+/// channels [kG, (k+1)G) of token (t, y, x) take the values of token (t+dt, y+dy, x+dx) for the
+/// k-th of the 26 non-zero offsets in {−1, 0, 1}³ (dt slowest, dx fastest), zero where that token
+/// is outside the window; channels from 26G on stay.
+func spacetimeShift(_ h: Tensor, frames: Int, grid g: Int) -> Tensor {
+    let (n, length, channels) = (h.shape[0], h.shape[1], h.shape[2])
+    precondition(length == frames * g * g, "a window has \(frames * g * g) tokens, got \(length)")
+    let offsets = shiftOffsets
+    let group = channels / (2 * offsets.count)
+    let kept = offsets.count * group
+    var out = [Float](repeating: 0, count: h.scalars.count)
+    out.withUnsafeMutableBufferPointer { o in
+        h.scalars.withUnsafeBufferPointer { x in
+            for token in 0..<(n * length) {
+                let within = token % length, item = token - within
+                let (t, y, xx) = (within / (g * g), (within / g) % g, within % g)
+                let row = token * channels
+                for c in kept..<channels { o[row + c] = x[row + c] }
+                for (k, (dt, dy, dx)) in offsets.enumerated() {
+                    let (st, sy, sx) = (t + dt, y + dy, xx + dx)
+                    guard st >= 0, st < frames, sy >= 0, sy < g, sx >= 0, sx < g else { continue }
+                    let source = (item + (st * g + sy) * g + sx) * channels
+                    for c in (k * group)..<((k + 1) * group) { o[row + c] = x[source + c] }
+                }
+            }
+        }
+    }
+    return Tensor(shape: h.shape, scalars: out)
 }
 
 /// One pre-norm transformer block with adaLN-zero modulation from the conditioning vector.
 struct DiTBlock: Sendable {
     let qkv: Linear, proj: Linear, mlp: MLP, modulation: Linear
+    /// With `local_mixing` "shift": fc1's output shifted to neighbouring tokens before the activation.
+    let localMixing: ReelTinyConfig.LocalMixing
+    /// The window's frames and token rows/columns (for local mixing).
+    let grid: Int
     let heads: Int
     let epsilon: Float
     let span: ReelTinyConfig.AttentionSpan
@@ -45,8 +92,10 @@ struct DiTBlock: Sendable {
     let frames: Int
 
     init(_ w: WeightTable, dim: Int, heads: Int, mlpRatio: Int, epsilon: Float, activation: MLP.Activation,
-         span: ReelTinyConfig.AttentionSpan, frames: Int) throws {
+         span: ReelTinyConfig.AttentionSpan, frames: Int, grid: Int, localMixing: ReelTinyConfig.LocalMixing) throws {
         qkv = try Linear(w, "qkv", inputs: dim, outputs: 3 * dim)
+        self.localMixing = localMixing
+        self.grid = grid
         proj = try Linear(w, "proj", inputs: dim, outputs: dim)
         mlp = try MLP(w, "mlp", inputs: dim, hidden: mlpRatio * dim, outputs: dim, activation: activation)
         modulation = try Linear(w, "modulation", inputs: dim, outputs: 6 * dim)
@@ -82,7 +131,12 @@ struct DiTBlock: Sendable {
         let attended = attention(x.layerNorm(epsilon: epsilon).modulated(shift: m[0], scale: m[1]))
         let h = x.addingGated(attended, gate: m[2])
         let mlpIn = h.layerNorm(epsilon: epsilon).modulated(shift: m[3], scale: m[4])
-        return h.addingGated(mlp(mlpIn), gate: m[5])
+        switch localMixing {
+        case .none: return h.addingGated(mlp(mlpIn), gate: m[5])
+        case .shift:
+            let shifted = spacetimeShift(mlp.fc1(mlpIn), frames: frames, grid: grid)
+            return h.addingGated(mlp.fc2(mlp.activate(shifted)), gate: m[5])
+        }
     }
 }
 
@@ -114,10 +168,11 @@ public struct ReelTinyDiT: Sendable {
         strideMLP = try MLP(w, "stride_mlp", inputs: config.frequencyDim, hidden: d, outputs: d, activation: .silu)
         textMLP = try MLP(w, "text_mlp", inputs: config.textDim, hidden: d, outputs: d, activation: .silu)
         let spans = try config.spans()
+        let localMixing = try config.mixing()
         blocks = try (0..<config.depth).map {
             try DiTBlock(w.scoped("blocks.\($0)."), dim: d, heads: config.heads, mlpRatio: config.mlpRatio,
                          epsilon: config.layerNormEps, activation: config.gelu.hasPrefix("tanh") ? .geluTanh : .gelu,
-                         span: spans[$0], frames: config.frames)
+                         span: spans[$0], frames: config.frames, grid: grid, localMixing: localMixing)
         }
         modulationOut = try Linear(w, "modulation_out", inputs: d, outputs: 2 * d)
         out = try Linear(w, "out", inputs: d, outputs: c * p * p)
