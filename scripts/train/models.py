@@ -287,7 +287,8 @@ class DiT(nn.Module):
     -> velocity [n, T, C, H, W]. Input tokens: 2x2 spatial patches of the 2C+1 channels
     [x, anchors * mask, mask] per frame. attention: "full" (every block attends over the whole
     window) or "factorised" (blocks alternate attention within a frame and across frames at one
-    patch position; see attention_spans).
+    patch position; see attention_spans). local_mixing: "none" (plain MLPs) or "shift" (each MLP
+    takes groups of its hidden channels from the neighbouring tokens; spacetime_shift).
     """
 
     def __init__(self, frames=16, latent_channels=8, latent_size=8, patch=2, dim=256, depth=8, heads=4,
