@@ -2,9 +2,10 @@
 
   python bench_dit_step.py [--threads 2] [--batch 32]
 
-Times a factorised DiT on random windows of 8x8x8 latents (2x2 patches) and 16x16x4 latents (4x4
-patches), both 16 tokens per frame, under bf16 autocast as train_dit.py runs it; prints the best of
-3 timed passes after a warm-up, each layout twice (interleaved, to expose machine noise).
+Times a factorised DiT on random windows of 8x8x8 latents (2x2 patches), the same with local mixing
+(--local-mixing shift), and 16x16x4 latents (4x4 patches), all 16 tokens per frame, under bf16
+autocast as train_dit.py runs it; prints the best of 3 timed passes after a warm-up, each layout
+twice (interleaved, to expose machine noise).
 """
 import argparse
 import time
@@ -13,12 +14,13 @@ import torch
 
 from models import DiT
 
-LAYOUTS = [(8, 8, 2), (16, 4, 4)]   # (latent size, channels, patch)
+LAYOUTS = [(8, 8, 2, "none"), (8, 8, 2, "shift"), (16, 4, 4, "none")]   # (latent size, channels, patch, mixing)
 
 
-def best_pass(size, channels, patch, batch, rounds=4):
+def best_pass(size, channels, patch, local_mixing, batch, rounds=4):
     torch.manual_seed(0)
-    model = DiT(latent_channels=channels, latent_size=size, patch=patch, attention="factorised")
+    model = DiT(latent_channels=channels, latent_size=size, patch=patch, attention="factorised",
+                local_mixing=local_mixing)
     x = torch.randn(batch, 16, channels, size, size)
     mask, text = torch.zeros(batch, 16), torch.randn(batch, 384)
     times = []
@@ -37,9 +39,10 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    for size, channels, patch in LAYOUTS * 2:
-        print(f"latent {size}x{size}x{channels}, patch {patch}: forward + backward, batch {args.batch}, "
-              f"{args.threads} threads: {best_pass(size, channels, patch, args.batch):.3f} s (best of 3)")
+    for size, channels, patch, local_mixing in LAYOUTS * 2:
+        print(f"latent {size}x{size}x{channels}, patch {patch}, local mixing {local_mixing}: forward + backward, "
+              f"batch {args.batch}, {args.threads} threads: "
+              f"{best_pass(size, channels, patch, local_mixing, args.batch):.3f} s (best of 3)")
 
 
 if __name__ == "__main__":

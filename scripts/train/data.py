@@ -23,19 +23,19 @@ START_RANGE = 60 * world.FPS   # clips start at a random global frame in [0, STA
 # drawn from the words alone opens a shot, so its motion starts at the beginning and "moves left"
 # differs from "moves right" already in the mean clip; with uniform positions and looping tracks
 # those two means are the same smear and the direction lives only in how frames relate.
-# 0 (off) for the shipped checkpoint; the seventh session's experiment used 0.5 (models/reel-tiny/
-# README.md, "Known problems"). At 0 no random number is drawn for it, so the clips are the
-# shipped recipe's.
-OPENING_FRACTION = 0.0
+# 0.5 for the shipped checkpoint (since the ninth session; first tried in the seventh, models/
+# reel-tiny/README.md). At 0 no random number is drawn for it, so the clips are those of the
+# checkpoints before (0).
+OPENING_FRACTION = 0.5
 # Cut windows only where the subject's motion is continuous: no linear motion wrapping to the
 # opposite edge, no grow/shrink sawtooth reset inside the window (world.track_jumps; caches store
 # `jumps`). Left in, a jump is in 63-67 % of the linear-motion windows (a 16-frame window covers
 # 16 px at stride 1 of a 40-48 px track, all of it at stride 3 and above) and 85 % of grow/shrink
 # ones, so most of what the DiT saw of "moves left" was a subject that teleports. Clips without
 # one jump-free window (linear motions at stride 3 and above) are left out and the others of their
-# motion weighted up, so every motion keeps its share of the windows. Off (False) for the shipped
-# checkpoint.
-JUMP_FREE_WINDOWS = False
+# motion weighted up, so every motion keeps its share of the windows. On for the shipped checkpoint
+# (since the ninth session; first tried in the eighth).
+JUMP_FREE_WINDOWS = True
 TEXT_DROP_PROBABILITY = 0.1
 
 # Anchor-mask kinds and their probabilities (see anchor_mask).
