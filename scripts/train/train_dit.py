@@ -111,6 +111,24 @@ class TextAttributeHeads(torch.nn.Module):
                    for i, head in enumerate(self.heads.values())) / len(self.heads)
 
 
+# What a checkpoint made before a setting existed was trained with.
+CHECKPOINT_DEFAULTS = dict(DIT_HYPERPARAMETERS, attention="full", local_mixing="none")
+
+
+def check_resumable(state, hyperparameters, noise_shared):
+    """Exits with what to do when the checkpoint's DiT layout or noise differ from this run's, before
+    any weights are loaded."""
+    if state.get("noise_shared", 0.0) != noise_shared:
+        raise SystemExit(f"dit: the checkpoint was trained with --noise-shared {state.get('noise_shared', 0.0)}; "
+                         f"resume with the same value (or start a new work folder)")
+    keys = ("attention", "local_mixing", "dim", "depth")
+    trained = {k: state["hyperparameters"].get(k, CHECKPOINT_DEFAULTS[k]) for k in keys}
+    asked = {k: hyperparameters[k] for k in keys}
+    if trained != asked:
+        raise SystemExit(f"dit: the checkpoint was trained with {trained}, this run asks for {asked}; "
+                         f"resume with the same --attention/--local-mixing/--dim/--depth (or start a new work folder)")
+
+
 @torch.no_grad()
 def update_ema(ema, model, decay):
     for e, p in zip(ema.parameters(), model.parameters()):
@@ -201,6 +219,7 @@ def main():
     step, elapsed_before = 0, 0.0
     if args.resume and os.path.exists(checkpoint_path):
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        check_resumable(state, hyperparameters, args.noise_shared)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         if heads is not None:
@@ -228,20 +247,6 @@ def main():
     log(f"dit: text normalisation: centre norm {np.linalg.norm(text_center):.3f}, scale {text_scale:.2f}")
     log(f"dit: {parameter_count(model) / 1e6:.2f}M parameters, {len(dataset.latents)} clips, batch {args.batch}, "
         f"device {device}, threads {torch.get_num_threads()}")
-    if args.resume and os.path.exists(checkpoint_path) and state.get("noise_shared", 0.0) != args.noise_shared:
-        raise SystemExit(f"dit: the checkpoint was trained with --noise-shared {state.get('noise_shared', 0.0)}; "
-                         f"resume with the same value (or start a new work folder)")
-    if args.resume and os.path.exists(checkpoint_path) and \
-            state["hyperparameters"].get("attention", "full") != args.attention:
-        raise SystemExit(f"dit: the checkpoint was trained with --attention "
-                         f"{state['hyperparameters'].get('attention', 'full')}; resume with the same value")
-    if args.resume and os.path.exists(checkpoint_path):
-        trained = {k: state["hyperparameters"].get(k, DIT_HYPERPARAMETERS[k] if k != "local_mixing" else "none")
-                   for k in ("local_mixing", "dim", "depth")}
-        asked = {k: hyperparameters[k] for k in trained}
-        if trained != asked:
-            raise SystemExit(f"dit: the checkpoint was trained with {trained}, this run asks for {asked}; "
-                             f"resume with the same --local-mixing/--dim/--depth (or start a new work folder)")
     validation = fixed_validation_batch(dataset, 64, args.seed + 7, device, args.noise_shared)
 
     def save():

@@ -55,9 +55,8 @@ let shiftOffsets: [(dt: Int, dy: Int, dx: Int)] = {
 func spacetimeShift(_ h: Tensor, frames: Int, grid g: Int) -> Tensor {
     let (n, length, channels) = (h.shape[0], h.shape[1], h.shape[2])
     precondition(length == frames * g * g, "a window has \(frames * g * g) tokens, got \(length)")
-    let offsets = shiftOffsets
-    let group = channels / (2 * offsets.count)
-    let kept = offsets.count * group
+    let group = channels / (2 * shiftOffsets.count)
+    let kept = shiftOffsets.count * group
     var out = [Float](repeating: 0, count: h.scalars.count)
     out.withUnsafeMutableBufferPointer { o in
         h.scalars.withUnsafeBufferPointer { x in
@@ -66,7 +65,7 @@ func spacetimeShift(_ h: Tensor, frames: Int, grid g: Int) -> Tensor {
                 let (t, y, xx) = (within / (g * g), (within / g) % g, within % g)
                 let row = token * channels
                 for c in kept..<channels { o[row + c] = x[row + c] }
-                for (k, (dt, dy, dx)) in offsets.enumerated() {
+                for (k, (dt, dy, dx)) in shiftOffsets.enumerated() {
                     let (st, sy, sx) = (t + dt, y + dy, xx + dx)
                     guard st >= 0, st < frames, sy >= 0, sy < g, sx >= 0, sx < g else { continue }
                     let source = (item + (st * g + sy) * g + sx) * channels
@@ -83,7 +82,7 @@ struct DiTBlock: Sendable {
     let qkv: Linear, proj: Linear, mlp: MLP, modulation: Linear
     /// With `local_mixing` "shift": fc1's output shifted to neighbouring tokens before the activation.
     let localMixing: ReelTinyConfig.LocalMixing
-    /// The window's frames and token rows/columns (for local mixing).
+    /// Token rows (= columns) of a frame, for local mixing.
     let grid: Int
     let heads: Int
     let epsilon: Float
