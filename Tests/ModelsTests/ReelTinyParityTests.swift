@@ -115,6 +115,35 @@ struct ReelTinyParityTests {
         #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
     }
 
+    @Test("DiT with text tokens (every block cross-attends to tokens made from the text feature): max relative error ≤ 1e-4")
+    func textTokenDiT() throws {
+        let folder = try ParityFixture.folder(withConfig: "config_text.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try ReelTinyModel(folder: folder)
+        #expect(model.dit.textTokens == 3 && model.dit.blocks.allSatisfy { $0.cross != nil })
+        let expected = try SafetensorsFile(contentsOf: folder.appendingPathComponent("text_io.safetensors")).tensor("velocity")
+        let error = relativeError(try ParityFixture.velocity(model, try ParityFixture.io()), expected)
+        print("text-token DiT forward parity: relative error \(error)")
+        #expect(error <= 1e-4)
+
+        // Read without the text tokens the same weights give another answer: they are really used.
+        let url = folder.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var dit = config["dit"] as! [String: Any]
+        dit["text_tokens"] = 0
+        config["dit"] = dit
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        let plain = try ReelTinyModel(folder: folder)
+        #expect(plain.dit.blocks.allSatisfy { $0.cross == nil })
+        #expect(relativeError(try ParityFixture.velocity(plain, try ParityFixture.io()), expected) > 1e-2)
+
+        // A negative count is refused.
+        dit["text_tokens"] = -1
+        config["dit"] = dit
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
+    }
+
     @Test("fine latent (two VAE levels: 16×16 latents; 4×4 DiT patches): VAE and DiT within 1e-4")
     func fineLatent() throws {
         let folder = ParityFixture.folder.appendingPathComponent("fine-latent")

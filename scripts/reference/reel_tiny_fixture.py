@@ -12,7 +12,9 @@ files do not change with it. Last, in OUT/fine-latent/, a model with the 4x-down
 weights and io.safetensors, drawn after all of the above. Then a factorised DiT with local mixing
 (fc1's channel groups shifted to the neighbouring tokens inside every block's MLP), dit_local.safetensors
 with config_local.json (the same VAE) and its output on the first fixture's inputs in
-local_io.safetensors ("velocity"), drawn last.
+local_io.safetensors ("velocity"). Then the same with text tokens (the text feature made into
+TEXT_TOKENS tokens that every block cross-attends to), dit_text.safetensors with config_text.json and
+its output in text_io.safetensors ("velocity"), drawn last.
 
 Run: scripts/reference/make_fixtures.sh  (or: $(scripts/reference/venv.sh) scripts/reference/reel_tiny_fixture.py OUT)
 """
@@ -33,6 +35,7 @@ DIT_CONFIG = dict(frames=4, latent_channels=4, latent_size=8, patch=2, dim=48, d
 # The fine-latent layout (train_vae.py --latent f4c4): 64x64 -> 16x16, 4x4 patches.
 FINE_VAE_CONFIG = dict(widths=(16, 16, 32), latent_channels=4, encoder_blocks=(0, 1), decoder_blocks=(1, 1))
 FINE_DIT_CONFIG = dict(DIT_CONFIG, latent_size=16, patch=4)
+TEXT_TOKENS = 3
 
 
 def randomise(module, generator, scale):
@@ -121,6 +124,7 @@ def main():
         json.dump(config, f, indent=2)
     fine_latent(os.path.join(out, "fine-latent"), g)
     local_mixing(out, config, g, (x, anchors, mask, text, stride, t))
+    text_tokens(out, config, g, (x, anchors, mask, text, stride, t))
     print(f"wrote reel-tiny parity fixtures to {out}")
 
 
@@ -137,6 +141,23 @@ def local_mixing(out, config, g, inputs):
     config = dict(config, dit=dict(config["dit"], weights="dit_local.safetensors", sha256=sha256(path),
                                    local_mixing="shift"))
     with open(os.path.join(out, "config_local.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+
+def text_tokens(out, config, g, inputs):
+    """The text-token fixture: a factorised DiT with local mixing whose blocks also cross-attend to
+    TEXT_TOKENS tokens made from the text feature (models.CrossAttention), on the first fixture's
+    inputs (one item without text)."""
+    dit = models.DiT(**DIT_CONFIG, attention="factorised", local_mixing="shift", text_tokens=TEXT_TOKENS).eval()
+    randomise(dit, g, 1.0)
+    with torch.no_grad():
+        velocity = dit(*inputs)
+    path = os.path.join(out, "dit_text.safetensors")
+    save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, path)
+    save_file({"velocity": velocity}, os.path.join(out, "text_io.safetensors"))
+    config = dict(config, dit=dict(config["dit"], weights="dit_text.safetensors", sha256=sha256(path),
+                                   local_mixing="shift", text_tokens=TEXT_TOKENS))
+    with open(os.path.join(out, "config_text.json"), "w") as f:
         json.dump(config, f, indent=2)
 
 

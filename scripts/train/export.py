@@ -126,6 +126,11 @@ def main():
                                     "token (t + dt, y + dy, x + dx), (dt, dy, dx) the k-th non-zero offset in "
                                     "{-1, 0, 1}^3 (dt slowest, dx fastest), zero outside the window; channels from "
                                     "26 G on are kept",
+            "text_tokens": dit_hp.get("text_tokens", 0),
+            "text_tokens_meaning": "0: none. k > 0: f = text_mlp(text); context = layer_norm(text_to_tokens(silu(f)) "
+                                   "as [k, dim]) (no affine); in every block after the self-attention, "
+                                   "x += cross.proj(attention(cross.q(layer_norm(x)), keys and values cross.kv(context) "
+                                   "split [k, inner] each (keys first), 2 heads, inner = dim / 2, scale 1/sqrt(inner / 2)))",
             "time_input": "sinusoidal_embedding(1000 * t, frequency_dim)",
             "stride_input": "sinusoidal_embedding(200 * log2(stride), frequency_dim)",
             "sinusoidal_embedding": "[cos(v * f_k), sin(v * f_k)], f_k = 10000^(-k / (dim/2)), k < dim/2",

@@ -213,11 +213,44 @@ def modulate(x, shift, scale):
     return x * (1.0 + scale[:, None]) + shift[:, None]
 
 
+CROSS_HEADS = 2   # heads of the cross-attention to the text tokens, each dim // 4 wide
+
+
+class CrossAttention(nn.Module):
+    """Every token attends to the window's text tokens (DiT.text_context): proj(softmax(q k^T /
+    sqrt(head_dim)) v) with q = q(norm(x)) and k, v = kv(context), inner width dim // 2 in CROSS_HEADS
+    heads; proj starts at zero, so a new block starts as the block without it.
+
+    adaLN gives every token the same per-channel scale and shift from the caption, so a caption can
+    only reach *where* something is through what the blocks build from the position embedding and
+    those scales; the pooled embedding carries the motion words (a linear probe reads them 93 %
+    right) but the DiT learnt to ignore them. Here the product q . k of a token's own features (its
+    place in the window, what is there) with the caption's is the attention weight, a bilinear
+    readout by position; it is how text reaches the image in most text-to-image and -video models."""
+
+    def __init__(self, dim):
+        super().__init__()
+        inner = dim // 2
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=DIT_NORM_EPS)
+        self.q = nn.Linear(dim, inner)
+        self.kv = nn.Linear(dim, 2 * inner)
+        self.proj = nn.Linear(inner, dim)
+
+    def forward(self, x, context):
+        n, length, _ = x.shape
+        inner = self.q.out_features
+        head = inner // CROSS_HEADS
+        q = self.q(self.norm(x)).view(n, length, CROSS_HEADS, head).transpose(1, 2)
+        k, v = self.kv(context).view(n, context.shape[1], 2, CROSS_HEADS, head).permute(2, 0, 3, 1, 4)
+        weights = torch.softmax((q @ k.transpose(-2, -1)) * (head ** -0.5), dim=-1)
+        return self.proj((weights @ v).transpose(1, 2).reshape(n, length, inner))
+
+
 class DiTBlock(nn.Module):
     """Pre-norm transformer block with adaLN-zero: six [n, d] vectors from the conditioning
     (shift, scale, gate for attention; shift, scale, gate for the MLP), gates zero at init."""
 
-    def __init__(self, dim, heads, mlp_ratio, span="full", frames=1, grid=1, local_mixing="none"):
+    def __init__(self, dim, heads, mlp_ratio, span="full", frames=1, grid=1, local_mixing="none", text_tokens=0):
         super().__init__()
         if span not in ATTENTION_SPANS:
             raise ValueError(f"unknown attention span {span}")
@@ -233,6 +266,7 @@ class DiTBlock(nn.Module):
         self.modulation = nn.Linear(dim, 6 * dim)
         nn.init.zeros_(self.modulation.weight)
         nn.init.zeros_(self.modulation.bias)
+        self.cross = CrossAttention(dim) if text_tokens else None
 
     def group(self, x):
         """[n, T * S, d] -> [groups, span, d]: "full" keeps the window ([n, T * S, d]), "space" makes
@@ -273,9 +307,11 @@ class DiTBlock(nn.Module):
             return self.mlp(x)
         return self.mlp.fc2(F.gelu(spacetime_shift(self.mlp.fc1(x), self.frames, self.grid)))
 
-    def forward(self, x, c):
+    def forward(self, x, c, context=None):
         shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(F.silu(c)).chunk(6, dim=-1)
         x = x + gate1[:, None] * self.attention(modulate(self.norm1(x), shift1, scale1))
+        if self.cross is not None:
+            x = x + self.cross(x, context)
         return x + gate2[:, None] * self.feed_forward(modulate(self.norm2(x), shift2, scale2))
 
 
@@ -292,7 +328,7 @@ class DiT(nn.Module):
     """
 
     def __init__(self, frames=16, latent_channels=8, latent_size=8, patch=2, dim=256, depth=8, heads=4,
-                 mlp_ratio=4, text_dim=384, frequency_dim=256, attention="full", local_mixing="none"):
+                 mlp_ratio=4, text_dim=384, frequency_dim=256, attention="full", local_mixing="none", text_tokens=0):
         super().__init__()
         self.frames, self.channels, self.latent_size, self.patch = frames, latent_channels, latent_size, patch
         self.frequency_dim = frequency_dim
@@ -311,8 +347,11 @@ class DiT(nn.Module):
         # exported model (and the Swift port) take the raw embedding. Identity by default.
         self.register_buffer("text_center", torch.zeros(text_dim), persistent=False)
         self.register_buffer("text_scale", torch.ones(()), persistent=False)
-        self.attention, self.local_mixing = attention, local_mixing
-        self.blocks = nn.ModuleList([DiTBlock(dim, heads, mlp_ratio, span, frames, self.grid, local_mixing)
+        self.attention, self.local_mixing, self.text_tokens = attention, local_mixing, text_tokens
+        # text_tokens > 0: the text feature also becomes that many tokens every block cross-attends
+        # to (text_context, CrossAttention); 0: adaLN is the text's only way in.
+        self.text_to_tokens = nn.Linear(dim, text_tokens * dim) if text_tokens else None
+        self.blocks = nn.ModuleList([DiTBlock(dim, heads, mlp_ratio, span, frames, self.grid, local_mixing, text_tokens)
                                      for span in attention_spans(attention, depth)])
         self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=DIT_NORM_EPS)
         self.modulation_out = nn.Linear(dim, 2 * dim)
@@ -327,6 +366,8 @@ class DiT(nn.Module):
         for block in self.blocks:
             nn.init.zeros_(block.modulation.weight)
             nn.init.zeros_(block.modulation.bias)
+            if block.cross is not None:
+                nn.init.zeros_(block.cross.proj.weight)
         for mlp in (self.time_mlp, self.stride_mlp, self.text_mlp):
             nn.init.normal_(mlp.fc1.weight, std=0.02)
             nn.init.normal_(mlp.fc2.weight, std=0.02)
@@ -339,12 +380,25 @@ class DiT(nn.Module):
         """The number fed to the stride's sinusoidal embedding: 200 * log2(stride)."""
         return 200.0 * torch.log2(stride.float())
 
-    def conditioning(self, text, stride, t):
-        """[n, dim]: time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride))
-        + text_mlp((text - text_center) * text_scale)."""
+    def text_feature(self, text):
+        """[n, dim]: text_mlp((text - text_center) * text_scale)."""
+        return self.text_mlp((text - self.text_center) * self.text_scale)
+
+    def conditioning(self, text, stride, t, text_feature=None):
+        """[n, dim]: time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_feature(text)."""
+        if text_feature is None:
+            text_feature = self.text_feature(text)
         return (self.time_mlp(sinusoidal_embedding(1000.0 * t, self.frequency_dim))
                 + self.stride_mlp(sinusoidal_embedding(self.stride_value(stride), self.frequency_dim))
-                + self.text_mlp((text - self.text_center) * self.text_scale))
+                + text_feature)
+
+    def text_context(self, text_feature):
+        """[n, text_tokens, dim]: layer_norm(text_to_tokens(silu(text_feature))) split into tokens
+        (no affine), what CrossAttention attends to; None without text tokens."""
+        if self.text_to_tokens is None:
+            return None
+        tokens = self.text_to_tokens(F.silu(text_feature)).view(len(text_feature), self.text_tokens, -1)
+        return F.layer_norm(tokens, tokens.shape[-1:], eps=DIT_NORM_EPS)
 
     def set_text_normalisation(self, center, scale):
         self.text_center.copy_(torch.as_tensor(center, dtype=torch.float32))
@@ -368,8 +422,10 @@ class DiT(nn.Module):
         m = mask[:, :, None, None, None].to(x.dtype).expand(-1, -1, 1, *x.shape[-2:])
         inputs = torch.cat([x, anchors * m, m], dim=2)
         h = self.patch_embed(self.patchify(inputs)) + self.position
-        c = self.conditioning(text, stride, t)
+        text_feature = self.text_feature(text)
+        c = self.conditioning(text, stride, t, text_feature)
+        context = self.text_context(text_feature)
         for block in self.blocks:
-            h = block(h, c)
+            h = block(h, c, context)
         shift, scale = self.modulation_out(F.silu(c)).chunk(2, dim=-1)
         return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))

@@ -23,7 +23,8 @@ class ReelTiny:
         self.dit = DiT(**{k: dit_config[k] for k in ("frames", "latent_channels", "latent_size", "patch", "dim",
                                                       "depth", "heads", "mlp_ratio", "text_dim", "frequency_dim")},
                        attention=dit_config.get("attention_layout", "full"),
-                       local_mixing=dit_config.get("local_mixing", "none"))
+                       local_mixing=dit_config.get("local_mixing", "none"),
+                       text_tokens=dit_config.get("text_tokens", 0))
         for module, section in ((self.vae, vae_config), (self.dit, dit_config)):
             path = os.path.join(folder, section["weights"])
             if sha256(path) != section["sha256"]:

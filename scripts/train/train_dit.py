@@ -29,7 +29,7 @@ from reel_tiny import ReelTiny
 
 DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
                        "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256, "attention": "factorised",
-                       "local_mixing": "shift"}
+                       "local_mixing": "shift", "text_tokens": 8}
 
 
 def learning_rate(step, total, peak, warmup=300):
@@ -69,7 +69,7 @@ def exported_dit_state(folder, hyperparameters):
         raise SystemExit(f"dit: {error}; restore the file")
     config = exported.config["dit"]
     config = dict(config, attention=config.get("attention_layout", "full"),
-                  local_mixing=config.get("local_mixing", "none"))
+                  local_mixing=config.get("local_mixing", "none"), text_tokens=config.get("text_tokens", 0))
     mismatched = {k: (config[k], v) for k, v in hyperparameters.items() if k in config and config[k] != v}
     if mismatched:
         raise SystemExit(f"dit: {folder} does not match this run (exported, this run): {mismatched}; "
@@ -112,7 +112,7 @@ class TextAttributeHeads(torch.nn.Module):
 
 
 # What a checkpoint made before a setting existed was trained with.
-CHECKPOINT_DEFAULTS = dict(DIT_HYPERPARAMETERS, attention="full", local_mixing="none")
+CHECKPOINT_DEFAULTS = dict(DIT_HYPERPARAMETERS, attention="full", local_mixing="none", text_tokens=0)
 
 
 def check_resumable(state, hyperparameters, noise_shared):
@@ -121,12 +121,13 @@ def check_resumable(state, hyperparameters, noise_shared):
     if state.get("noise_shared", 0.0) != noise_shared:
         raise SystemExit(f"dit: the checkpoint was trained with --noise-shared {state.get('noise_shared', 0.0)}; "
                          f"resume with the same value (or start a new work folder)")
-    keys = ("attention", "local_mixing", "dim", "depth")
+    keys = ("attention", "local_mixing", "text_tokens", "dim", "depth")
     trained = {k: state["hyperparameters"].get(k, CHECKPOINT_DEFAULTS[k]) for k in keys}
     asked = {k: hyperparameters[k] for k in keys}
     if trained != asked:
         raise SystemExit(f"dit: the checkpoint was trained with {trained}, this run asks for {asked}; "
-                         f"resume with the same --attention/--local-mixing/--dim/--depth (or start a new work folder)")
+                         f"resume with the same --attention/--local-mixing/--text-tokens/--dim/--depth "
+                         f"(or start a new work folder)")
 
 
 @torch.no_grad()
@@ -173,6 +174,9 @@ def main():
                         help="shift: inside every block's MLP, groups of fc1's channels taken from the 26 "
                              "neighbouring tokens (one frame, row, column away; models.spacetime_shift); "
                              "none: the plain MLP")
+    parser.add_argument("--text-tokens", type=int, default=DIT_HYPERPARAMETERS["text_tokens"],
+                        help="tokens made from the text feature that every block cross-attends to "
+                             "(models.CrossAttention); 0: the text reaches the blocks through adaLN only")
     parser.add_argument("--dim", type=int, default=DIT_HYPERPARAMETERS["dim"],
                         help="token width (smaller for quick architecture probes)")
     parser.add_argument("--depth", type=int, default=DIT_HYPERPARAMETERS["depth"], help="number of blocks")
@@ -199,7 +203,7 @@ def main():
     # The latent's channels and size come from the clip cache (the VAE that encoded it).
     _, _, channels, size, _ = dataset.latents.shape
     hyperparameters = dict(DIT_HYPERPARAMETERS, attention=args.attention, local_mixing=args.local_mixing,
-                           dim=args.dim, depth=args.depth, latent_channels=int(channels),
+                           text_tokens=args.text_tokens, dim=args.dim, depth=args.depth, latent_channels=int(channels),
                            latent_size=int(size), patch=args.patch or max(1, int(size) // 4))
     model = DiT(**hyperparameters).to(device)
     text_center, text_scale = dataset.text_normalisation()

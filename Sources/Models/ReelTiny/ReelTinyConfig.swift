@@ -50,6 +50,16 @@ public struct ReelTinyConfig: Sendable, Decodable {
         /// groups moved to the 26 neighbouring tokens in time and space). Absent in configs older
         /// than the field: none.
         public let localMixing: String?
+        /// Tokens made from the text feature that every block cross-attends to after its
+        /// self-attention (see `CrossAttention`). Absent in configs older than the field: 0, none.
+        public let textTokens: Int?
+
+        /// The number of text tokens, checked (0 when the config has none).
+        public func textTokenCount() throws(ReelTinyError) -> Int {
+            let count = textTokens ?? 0
+            guard count >= 0 else { throw .badConfig("dit.text_tokens is \(count) (0 or more)") }
+            return count
+        }
 
         /// The blocks' local mixing, checked.
         public func mixing() throws(ReelTinyError) -> LocalMixing {

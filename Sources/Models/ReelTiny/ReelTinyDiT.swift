@@ -77,9 +77,35 @@ func spacetimeShift(_ h: Tensor, frames: Int, grid g: Int) -> Tensor {
     return Tensor(shape: h.shape, scalars: out)
 }
 
+/// Every token attends to the window's text tokens (config `text_tokens`; `CrossAttention` in
+/// scripts/train/models.py): `proj(attention(q(layerNorm(x)), kv(context)))`, inner width dim / 2
+/// in two heads, keys then values in kv's output. No adaLN gate: proj starts at zero in training.
+struct CrossAttention: Sendable {
+    static let heads = 2
+    let q: Linear, kv: Linear, proj: Linear
+    let epsilon: Float
+
+    init(_ w: WeightTable, dim: Int, epsilon: Float) throws {
+        let inner = dim / 2
+        q = try Linear(w, "q", inputs: dim, outputs: inner)
+        kv = try Linear(w, "kv", inputs: dim, outputs: 2 * inner)
+        proj = try Linear(w, "proj", inputs: inner, outputs: dim)
+        self.epsilon = epsilon
+    }
+
+    /// `x [n, L, d]`, `context [n, K, d]` → `[n, L, d]`.
+    func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+        let keysValues = kv(context).chunkedLastAxis(2)
+        return proj(Tensor.multiHeadAttention(query: q(x.layerNorm(epsilon: epsilon)), key: keysValues[0],
+                                              value: keysValues[1], heads: Self.heads))
+    }
+}
+
 /// One pre-norm transformer block with adaLN-zero modulation from the conditioning vector.
 struct DiTBlock: Sendable {
     let qkv: Linear, proj: Linear, mlp: MLP, modulation: Linear
+    /// With text tokens: the cross-attention to them, after the self-attention.
+    let cross: CrossAttention?
     /// With `local_mixing` "shift": fc1's output shifted to neighbouring tokens before the activation.
     let localMixing: ReelTinyConfig.LocalMixing
     /// Token rows (= columns) of a frame, for local mixing.
@@ -91,8 +117,10 @@ struct DiTBlock: Sendable {
     let frames: Int
 
     init(_ w: WeightTable, dim: Int, heads: Int, mlpRatio: Int, epsilon: Float, activation: MLP.Activation,
-         span: ReelTinyConfig.AttentionSpan, frames: Int, grid: Int, localMixing: ReelTinyConfig.LocalMixing) throws {
+         span: ReelTinyConfig.AttentionSpan, frames: Int, grid: Int, localMixing: ReelTinyConfig.LocalMixing,
+         crossAttention: Bool) throws {
         qkv = try Linear(w, "qkv", inputs: dim, outputs: 3 * dim)
+        cross = crossAttention ? try CrossAttention(w.scoped("cross."), dim: dim, epsilon: epsilon) : nil
         self.localMixing = localMixing
         self.grid = grid
         proj = try Linear(w, "proj", inputs: dim, outputs: dim)
@@ -124,11 +152,13 @@ struct DiTBlock: Sendable {
         }
     }
 
-    /// `x [n, L, d]`, `conditioningSiLU [n, d]` (SiLU already applied, shared by every block).
-    func callAsFunction(_ x: Tensor, _ conditioningSiLU: Tensor) -> Tensor {
+    /// `x [n, L, d]`, `conditioningSiLU [n, d]` (SiLU already applied, shared by every block),
+    /// `context [n, K, d]` the text tokens (nil without cross-attention).
+    func callAsFunction(_ x: Tensor, _ conditioningSiLU: Tensor, context: Tensor?) -> Tensor {
         let m = modulation(conditioningSiLU).chunkedLastAxis(6)
         let attended = attention(x.layerNorm(epsilon: epsilon).modulated(shift: m[0], scale: m[1]))
-        let h = x.addingGated(attended, gate: m[2])
+        var h = x.addingGated(attended, gate: m[2])
+        if let cross, let context { h = h + cross(h, context: context) }
         let mlpIn = h.layerNorm(epsilon: epsilon).modulated(shift: m[3], scale: m[4])
         switch localMixing {
         case .none: return h.addingGated(mlp(mlpIn), gate: m[5])
@@ -152,6 +182,9 @@ public struct ReelTinyDiT: Sendable {
     let patchEmbed: Linear
     let position: Tensor
     let timeMLP: MLP, strideMLP: MLP, textMLP: MLP
+    /// With text tokens (config `text_tokens` K > 0): the text feature → K tokens of width dim.
+    let textToTokens: Linear?
+    let textTokens: Int
     let blocks: [DiTBlock]
     let modulationOut: Linear
     let out: Linear
@@ -168,10 +201,14 @@ public struct ReelTinyDiT: Sendable {
         textMLP = try MLP(w, "text_mlp", inputs: config.textDim, hidden: d, outputs: d, activation: .silu)
         let spans = try config.spans()
         let localMixing = try config.mixing()
+        let textTokens = try config.textTokenCount()
+        self.textTokens = textTokens
+        textToTokens = textTokens > 0 ? try Linear(w, "text_to_tokens", inputs: d, outputs: textTokens * d) : nil
         blocks = try (0..<config.depth).map {
             try DiTBlock(w.scoped("blocks.\($0)."), dim: d, heads: config.heads, mlpRatio: config.mlpRatio,
                          epsilon: config.layerNormEps, activation: config.gelu.hasPrefix("tanh") ? .geluTanh : .gelu,
-                         span: spans[$0], frames: config.frames, grid: grid, localMixing: localMixing)
+                         span: spans[$0], frames: config.frames, grid: grid, localMixing: localMixing,
+                         crossAttention: textTokens > 0)
         }
         modulationOut = try Linear(w, "modulation_out", inputs: d, outputs: 2 * d)
         out = try Linear(w, "out", inputs: d, outputs: c * p * p)
@@ -191,12 +228,20 @@ public struct ReelTinyDiT: Sendable {
         return Tensor(shape: [values.count, dim], scalars: out)
     }
 
-    /// The conditioning vector `[n, dim]` from text `[n, textDim]`, strides and flow times.
-    func conditioning(text: Tensor, strides: [Float], times: [Float]) -> Tensor {
+    /// The conditioning vector `[n, dim]` from the text feature `textMLP(text)`, strides and flow times.
+    func conditioning(textFeature: Tensor, strides: [Float], times: [Float]) -> Tensor {
         let f = config.frequencyDim
         return timeMLP(Self.sinusoidalEmbedding(times.map { 1000 * $0 }, dim: f))
             + strideMLP(Self.sinusoidalEmbedding(strides.map { 200 * log2f($0) }, dim: f))
-            + textMLP(text)
+            + textFeature
+    }
+
+    /// The text tokens `[n, K, dim]`: `layerNorm(textToTokens(silu(textFeature)))` per token, no
+    /// affine; nil without text tokens.
+    func textContext(textFeature: Tensor) -> Tensor? {
+        guard let textToTokens else { return nil }
+        let n = textFeature.shape[0]
+        return textToTokens(textFeature.silu()).reshaped([n, textTokens, config.dim]).layerNorm(epsilon: config.layerNormEps)
     }
 
     /// Velocity `[n, T, C, H, W]` for `x [n, T, C, H, W]`, `anchors` of that shape, `mask [n, T]`,
@@ -245,8 +290,10 @@ public struct ReelTinyDiT: Sendable {
                 for b in 0..<n { for i in 0..<(length * d) { hp[b * length * d + i] += pp[i] } }
             }
         }
-        let conditioningSiLU = conditioning(text: text, strides: strides, times: times).silu()
-        for block in blocks { h = block(h, conditioningSiLU) }
+        let textFeature = textMLP(text)
+        let conditioningSiLU = conditioning(textFeature: textFeature, strides: strides, times: times).silu()
+        let context = textContext(textFeature: textFeature)
+        for block in blocks { h = block(h, conditioningSiLU, context: context) }
         let final = modulationOut(conditioningSiLU).chunkedLastAxis(2)
         let patches = out(h.layerNorm(epsilon: config.layerNormEps).modulated(shift: final[0], scale: final[1]))
         return patches.reshaped([n, frames, g, g, c, p, p]).permuted([0, 1, 4, 2, 5, 3, 6]).reshaped([n, frames, c, size, size])
