@@ -6,7 +6,7 @@
 #                              [--work DIR] [--out DIR] [--clips N] [--fixtures PATH]
 #                              [--no-eval | --eval-limit N] [--dit-recalibrate] [--noise-shared F]
 #                              [--motion-loss W] [--attention factorised|full] [--vae-from MODEL]
-#                              [--latent f8c8|f4c4] [--local-mixing none|shift]
+#                              [--latent f8c8|f4c4] [--local-mixing none|shift] [--text-tokens K]
 #
 # --noise-shared F: the fraction of the DiT's noise variance a window's frames share (train_dit.py
 # --noise-shared; exported to config.json as noise.shared_fraction, which Reel's sampler follows).
@@ -18,6 +18,8 @@
 # (train_vae.py --latent: f8c8 = 8x8x8, f4c4 = 16x16x4); the DiT follows the clips' latent shape
 # with 4x4 tokens per frame. --local-mixing: what the DiT's MLPs do between fc1 and the GELU
 # (train_dit.py --local-mixing; shift: channel groups taken from the neighbouring tokens).
+# --text-tokens K (default 8): tokens made from the text feature that every DiT block
+# cross-attends to (train_dit.py --text-tokens; 0: the text reaches the blocks through adaLN only).
 #
 # --dit-steps caps the DiT's step count (the time budget may allow more); it also applies when an
 # interrupted run is resumed, so a run can be shortened mid-way. --dit-recalibrate, on a resumed
@@ -48,6 +50,7 @@ NOISE_SHARED=0
 MOTION_LOSS=1
 ATTENTION=factorised
 LOCAL_MIXING=shift
+TEXT_TOKENS=8
 VAE_FROM=""
 LATENT=f8c8
 DIT_EXTRA=()
@@ -69,9 +72,10 @@ while [ $# -gt 0 ]; do
         --motion-loss) MOTION_LOSS="$2"; shift 2 ;;
         --attention) ATTENTION="$2"; shift 2 ;;
         --local-mixing) LOCAL_MIXING="$2"; shift 2 ;;
+        --text-tokens) TEXT_TOKENS="$2"; shift 2 ;;
         --vae-from) VAE_FROM="$2"; shift 2 ;;
         --latent) LATENT="$2"; shift 2 ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "train_all: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -116,7 +120,7 @@ DIT_MINUTES=$(( BUDGET_MINUTES - RESERVE_MINUTES - $(spent_seconds) / 60 ))
 if [ "$DIT_MINUTES" -lt 1 ]; then DIT_MINUTES=1; fi
 log "dit: ${DIT_MINUTES} min left for training"
 run_phase dit "$WORK/dit_done.json" \
-    "$PY" train_dit.py --work "$WORK" --minutes "$DIT_MINUTES" --steps "$DIT_STEPS" --threads "$THREADS" --noise-shared "$NOISE_SHARED" --motion-loss "$MOTION_LOSS" --attention "$ATTENTION" --local-mixing "$LOCAL_MIXING" --resume "${DIT_EXTRA[@]}"
+    "$PY" train_dit.py --work "$WORK" --minutes "$DIT_MINUTES" --steps "$DIT_STEPS" --threads "$THREADS" --noise-shared "$NOISE_SHARED" --motion-loss "$MOTION_LOSS" --attention "$ATTENTION" --local-mixing "$LOCAL_MIXING" --text-tokens "$TEXT_TOKENS" --resume "${DIT_EXTRA[@]}"
 "$PY" export.py --work "$WORK" --out "$OUT" | tee -a "$WORK/train.log"
 if [ -n "$FIXTURES" ]; then
     "$PY" parity_fixtures.py --model "$OUT" --out "$FIXTURES" --threads "$THREADS" | tee -a "$WORK/train.log"
