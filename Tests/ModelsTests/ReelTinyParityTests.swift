@@ -24,6 +24,16 @@ enum ParityFixture {
     /// (config_factorised.json: dit_factorised.safetensors, the same VAE). The caller removes it.
     static func factorisedFolder() throws -> URL { try folder(withConfig: "config_factorised.json") }
 
+    /// Sets `dit[key] = value` in the config.json of a fixture copy (see `folder(withConfig:)`).
+    static func setDiT(_ key: String, to value: Any, in folder: URL) throws {
+        let url = folder.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var dit = config["dit"] as! [String: Any]
+        dit[key] = value
+        config["dit"] = dit
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+    }
+
     /// A temporary copy of the fixture whose config.json is `name` (another DiT, the same VAE).
     /// The caller removes it.
     static func folder(withConfig name: String) throws -> URL {
@@ -76,12 +86,7 @@ struct ReelTinyParityTests {
         #expect(error <= 1e-4)
 
         // The same weights read as full attention give another answer: the spans are really applied.
-        let url = folder.appendingPathComponent("config.json")
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        var dit = config["dit"] as! [String: Any]
-        dit["attention_spans"] = ["full", "full"]
-        config["dit"] = dit
-        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        try ParityFixture.setDiT("attention_spans", to: ["full", "full"], in: folder)
         let full = try ReelTinyModel(folder: folder)
         #expect(relativeError(try ParityFixture.velocity(full, io), expected) > 1e-2)
     }
@@ -98,20 +103,13 @@ struct ReelTinyParityTests {
         #expect(error <= 1e-4)
 
         // Read without the shift the same weights give another answer: it is really applied.
-        let url = folder.appendingPathComponent("config.json")
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        var dit = config["dit"] as! [String: Any]
-        dit["local_mixing"] = "none"
-        config["dit"] = dit
-        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        try ParityFixture.setDiT("local_mixing", to: "none", in: folder)
         let plain = try ReelTinyModel(folder: folder)
         #expect(plain.dit.blocks.allSatisfy { $0.localMixing == .none })
         #expect(relativeError(try ParityFixture.velocity(plain, try ParityFixture.io()), expected) > 1e-2)
 
         // An unknown kind is refused by name.
-        dit["local_mixing"] = "wavelet"
-        config["dit"] = dit
-        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        try ParityFixture.setDiT("local_mixing", to: "wavelet", in: folder)
         #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
     }
 
@@ -127,20 +125,13 @@ struct ReelTinyParityTests {
         #expect(error <= 1e-4)
 
         // Read without the text tokens the same weights give another answer: they are really used.
-        let url = folder.appendingPathComponent("config.json")
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        var dit = config["dit"] as! [String: Any]
-        dit["text_tokens"] = 0
-        config["dit"] = dit
-        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        try ParityFixture.setDiT("text_tokens", to: 0, in: folder)
         let plain = try ReelTinyModel(folder: folder)
         #expect(plain.dit.blocks.allSatisfy { $0.cross == nil })
         #expect(relativeError(try ParityFixture.velocity(plain, try ParityFixture.io()), expected) > 1e-2)
 
         // A negative count is refused.
-        dit["text_tokens"] = -1
-        config["dit"] = dit
-        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        try ParityFixture.setDiT("text_tokens", to: -1, in: folder)
         #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
     }
 

@@ -123,41 +123,28 @@ def main():
     with open(os.path.join(out, "config_factorised.json"), "w") as f:
         json.dump(config, f, indent=2)
     fine_latent(os.path.join(out, "fine-latent"), g)
-    local_mixing(out, config, g, (x, anchors, mask, text, stride, t))
-    text_tokens(out, config, g, (x, anchors, mask, text, stride, t))
+    inputs = (x, anchors, mask, text, stride, t)
+    # Local mixing: fc1's channel groups shifted to neighbouring tokens (models.spacetime_shift).
+    dit_variant(out, config, g, inputs, "local", local_mixing="shift")
+    # Text tokens: every block also cross-attends to tokens made from the text feature
+    # (models.CrossAttention); the first fixture's inputs include an item without text.
+    dit_variant(out, config, g, inputs, "text", local_mixing="shift", text_tokens=TEXT_TOKENS)
     print(f"wrote reel-tiny parity fixtures to {out}")
 
 
-def local_mixing(out, config, g, inputs):
-    """The local-mixing fixture: a factorised DiT whose MLPs shift channel groups to neighbouring
-    tokens (models.spacetime_shift), on the first fixture's inputs."""
-    dit = models.DiT(**DIT_CONFIG, attention="factorised", local_mixing="shift").eval()
+def dit_variant(out, config, g, inputs, name, **options):
+    """A factorised DiT with `options` (models.DiT keywords, also written into its config) drawn
+    next from g, run on the first fixture's inputs: dit_NAME.safetensors, NAME_io.safetensors
+    ("velocity") and config_NAME.json (the same VAE)."""
+    dit = models.DiT(**DIT_CONFIG, attention="factorised", **options).eval()
     randomise(dit, g, 1.0)
     with torch.no_grad():
         velocity = dit(*inputs)
-    path = os.path.join(out, "dit_local.safetensors")
+    path = os.path.join(out, f"dit_{name}.safetensors")
     save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, path)
-    save_file({"velocity": velocity}, os.path.join(out, "local_io.safetensors"))
-    config = dict(config, dit=dict(config["dit"], weights="dit_local.safetensors", sha256=sha256(path),
-                                   local_mixing="shift"))
-    with open(os.path.join(out, "config_local.json"), "w") as f:
-        json.dump(config, f, indent=2)
-
-
-def text_tokens(out, config, g, inputs):
-    """The text-token fixture: a factorised DiT with local mixing whose blocks also cross-attend to
-    TEXT_TOKENS tokens made from the text feature (models.CrossAttention), on the first fixture's
-    inputs (one item without text)."""
-    dit = models.DiT(**DIT_CONFIG, attention="factorised", local_mixing="shift", text_tokens=TEXT_TOKENS).eval()
-    randomise(dit, g, 1.0)
-    with torch.no_grad():
-        velocity = dit(*inputs)
-    path = os.path.join(out, "dit_text.safetensors")
-    save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, path)
-    save_file({"velocity": velocity}, os.path.join(out, "text_io.safetensors"))
-    config = dict(config, dit=dict(config["dit"], weights="dit_text.safetensors", sha256=sha256(path),
-                                   local_mixing="shift", text_tokens=TEXT_TOKENS))
-    with open(os.path.join(out, "config_text.json"), "w") as f:
+    save_file({"velocity": velocity}, os.path.join(out, f"{name}_io.safetensors"))
+    config = dict(config, dit=dict(config["dit"], weights=f"dit_{name}.safetensors", sha256=sha256(path), **options))
+    with open(os.path.join(out, f"config_{name}.json"), "w") as f:
         json.dump(config, f, indent=2)
 
 
