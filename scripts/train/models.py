@@ -325,6 +325,8 @@ class DiT(nn.Module):
     window) or "factorised" (blocks alternate attention within a frame and across frames at one
     patch position; see attention_spans). local_mixing: "none" (plain MLPs) or "shift" (each MLP
     takes groups of its hidden channels from the neighbouring tokens; spacetime_shift).
+    text_tokens: 0, or the number of tokens made from the text feature that every block
+    cross-attends to after its self-attention (text_context, CrossAttention).
     """
 
     def __init__(self, frames=16, latent_channels=8, latent_size=8, patch=2, dim=256, depth=8, heads=4,
