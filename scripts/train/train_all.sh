@@ -18,7 +18,7 @@
 # (train_vae.py --latent: f8c8 = 8x8x8, f4c4 = 16x16x4); the DiT follows the clips' latent shape
 # with 4x4 tokens per frame. --local-mixing: what the DiT's MLPs do between fc1 and the GELU
 # (train_dit.py --local-mixing; shift: channel groups taken from the neighbouring tokens).
-# --text-tokens K (default 8): tokens made from the text feature that every DiT block
+# --text-tokens K (default 0): tokens made from the text feature that every DiT block
 # cross-attends to (train_dit.py --text-tokens; 0: the text reaches the blocks through adaLN only).
 #
 # --dit-steps caps the DiT's step count (the time budget may allow more); it also applies when an
@@ -50,7 +50,7 @@ NOISE_SHARED=0
 MOTION_LOSS=1
 ATTENTION=factorised
 LOCAL_MIXING=shift
-TEXT_TOKENS=8
+TEXT_TOKENS=0
 VAE_FROM=""
 LATENT=f8c8
 DIT_EXTRA=()

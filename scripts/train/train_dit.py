@@ -29,7 +29,7 @@ from reel_tiny import ReelTiny
 
 DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
                        "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256, "attention": "factorised",
-                       "local_mixing": "shift", "text_tokens": 8}
+                       "local_mixing": "shift", "text_tokens": 0}
 
 
 def learning_rate(step, total, peak, warmup=300):
