@@ -386,10 +386,9 @@ class DiT(nn.Module):
         """[n, dim]: text_mlp((text - text_center) * text_scale)."""
         return self.text_mlp((text - self.text_center) * self.text_scale)
 
-    def conditioning(self, text, stride, t, text_feature=None):
-        """[n, dim]: time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_feature(text)."""
-        if text_feature is None:
-            text_feature = self.text_feature(text)
+    def conditioning(self, text_feature, stride, t):
+        """[n, dim]: time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_feature (of
+        text_feature(text))."""
         return (self.time_mlp(sinusoidal_embedding(1000.0 * t, self.frequency_dim))
                 + self.stride_mlp(sinusoidal_embedding(self.stride_value(stride), self.frequency_dim))
                 + text_feature)
@@ -425,7 +424,7 @@ class DiT(nn.Module):
         inputs = torch.cat([x, anchors * m, m], dim=2)
         h = self.patch_embed(self.patchify(inputs)) + self.position
         text_feature = self.text_feature(text)
-        c = self.conditioning(text, stride, t, text_feature)
+        c = self.conditioning(text_feature, stride, t)
         context = self.text_context(text_feature)
         for block in self.blocks:
             h = block(h, c, context)

@@ -83,7 +83,7 @@ TEXT_ATTRIBUTES = {"background": list(world.BACKGROUNDS), "colour": list(world.C
 
 class TextAttributeHeads(torch.nn.Module):
     """Linear classifiers of a caption's world attributes from the DiT's text feature
-    (text_mlp of the normalised embedding), for --text-aux. Training only: not exported.
+    (DiT.text_feature: text_mlp of the normalised embedding), for --text-aux. Training only: not exported.
 
     The pooled MiniLM embeddings of "moves left" and "moves right" captions differ by about a tenth
     of their spread over the other attributes and paraphrases, and the shipped DiT's flow loss is
@@ -105,7 +105,7 @@ class TextAttributeHeads(torch.nn.Module):
         kept = combos >= 0
         if not kept.any():
             return text.new_zeros(())
-        feature = model.text_mlp((text[kept] - model.text_center) * model.text_scale).float()
+        feature = model.text_feature(text[kept]).float()
         labels = self.labels[combos[kept]]
         return sum(torch.nn.functional.cross_entropy(head(feature), labels[:, i])
                    for i, head in enumerate(self.heads.values())) / len(self.heads)
