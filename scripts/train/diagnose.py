@@ -29,6 +29,13 @@ text          Whether the DiT's prediction rests on the motion words: the flow l
               the opposite motion's caption ("moves left" for "moves right"), with another colour's
               (the control: a word the DiT uses) and with no text. A model that uses the motion
               words predicts worse with the opposite caption.
+mean-clip     Whether the motion words reach the mean clip: for each linear motion, 16 world
+              openings (world.opening_spec: the subject starts at the far end of its track) and
+              the DiT's one-step prediction at t = 1 from noise with their captions (E[x0 | words]),
+              each averaged over the 16 in latent space and decoded; the subject-weighted centroid
+              (squared distance from the row's median colour) of frames 0 and 15. A model that
+              takes the direction from the words puts "moves left" subjects right of "moves right"
+              ones, as the openings do.
 tracks        Whether the DiT follows the motion words: the held-out prompts that ask for left,
               right, up or down (--prompts), generated unanchored at stride 1; per clip the subject's
               net displacement along the asked direction and its travel across it (the world: +15 px
@@ -206,6 +213,41 @@ def text_use(model, seed, stride=1, draws=4):
         print(f"  t = {t}: " + " / ".join(f"{loss:.4f}" for loss in losses))
 
 
+def weighted_centroids(pixels):
+    """[T, 2] (x, y) of each frame of pixels [T, 3, H, W], weighted by the squared distance of a
+    pixel from its row's median colour: where a (blurred) subject is."""
+    frames = pixels.float().numpy()
+    size = frames.shape[-1]
+    ys, xs = np.mgrid[0:size, 0:size] + 0.5
+    weights = ((frames - np.median(frames, axis=3, keepdims=True)) ** 2).sum(1)
+    total = weights.sum((1, 2))
+    return np.stack([(weights * xs).sum((1, 2)) / total, (weights * ys).sum((1, 2)) / total], axis=1)
+
+
+def mean_clip(model, seed, per_motion=16):
+    rng = np.random.default_rng(seed)
+    encoder = load_text_encoder()
+    generator = torch.Generator().manual_seed(seed)
+    dit = model.dit
+    print(f"mean clip of {per_motion} stride-1 openings per linear motion, world vs the DiT at t = 1 "
+          f"(subject-weighted centroid x, y of frames 0 and 15)")
+    for motion in world.LINEAR_MOTIONS:
+        specs = [world.opening_spec(rng, str(rng.choice(list(world.BACKGROUNDS))), str(rng.choice(list(world.COLOURS))),
+                                    str(rng.choice(world.SHAPES)), str(rng.choice(list(world.SIZES))), motion)
+                 for _ in range(per_motion)]
+        latents = torch.stack([model.encode(to_model_pixels(world.render_clip(spec, 0, dit.frames, 1))) for spec in specs])
+        text = torch.as_tensor(embed(encoder, [f"a {s.size} {s.colour} {s.shape} {MOTION_WORDS[motion]} on {s.background}"
+                                               for s in specs]))
+        noise = torch.randn(latents.shape, generator=generator)
+        n = len(specs)
+        v = dit(noise, torch.zeros_like(noise), torch.zeros(latents.shape[:2]), text, torch.ones(n), torch.ones(n))
+        rows = []
+        for label, mean in (("world", latents.mean(0)), ("DiT", (noise - v).mean(0))):
+            c = weighted_centroids(model.decode(mean[None])[0])
+            rows.append(f"{label} ({c[0, 0]:4.1f}, {c[0, 1]:4.1f}) -> ({c[-1, 0]:4.1f}, {c[-1, 1]:4.1f})")
+        print(f"  {motion:5s}: " + "   ".join(rows))
+
+
 def image_first(model, seed, prompts_path):
     with open(prompts_path) as f:
         items = json.load(f)
@@ -262,8 +304,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/reel-tiny")
     parser.add_argument("--checks", nargs="+", default=["attention", "continuation", "latent-noise"],
-                        choices=["attention", "continuation", "image-first", "latent-noise", "prediction", "text",
-                                 "tracks"])
+                        choices=["attention", "continuation", "image-first", "latent-noise", "mean-clip", "prediction",
+                                 "text", "tracks"])
     parser.add_argument("--prompts", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                                           "models", "reel-tiny", "eval_prompts.json"),
                         help="evaluation set for the tracks and image-first checks")
@@ -290,6 +332,8 @@ def main():
                 prediction(model, args.seed, args.stride, args.jump_free)
             elif check == "text":
                 text_use(model, args.seed, args.stride)
+            elif check == "mean-clip":
+                mean_clip(model, args.seed)
             else:
                 {"attention": attention_focus, "latent-noise": latent_noise}[check](model, args.seed)
 
