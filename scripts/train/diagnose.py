@@ -61,14 +61,24 @@ MOTION_WORDS = {"left": "moves left", "right": "moves right", "up": "moves up", 
                 "still": "stays still"}
 
 
+def draw_spec(rng, motion, make=world.random_spec):
+    """A ClipSpec of `motion` with a random background, colour, shape and size (drawn in that
+    order), made by world.random_spec or world.opening_spec."""
+    return make(rng, str(rng.choice(list(world.BACKGROUNDS))), str(rng.choice(list(world.COLOURS))),
+                str(rng.choice(world.SHAPES)), str(rng.choice(list(world.SIZES))), motion)
+
+
+def caption(spec):
+    """The plain caption of a ClipSpec: "a small red circle moves left on green grass"."""
+    return f"a {spec.size} {spec.colour} {spec.shape} {MOTION_WORDS[spec.motion]} on {spec.background}"
+
+
 def world_windows(model, motions, seed, frames=16, stride=1, jump_free=False):
     """(latents [n, T, C, H, W] DiT-scale, uint8 clips, captions) of random world clips; with
     jump_free, starts are redrawn until the motion has no jump in the window (world.track_jumps:
     no wrap to the opposite edge, no grow/shrink reset)."""
     rng = np.random.default_rng(seed)
-    specs = [world.random_spec(rng, str(rng.choice(list(world.BACKGROUNDS))), str(rng.choice(list(world.COLOURS))),
-                               str(rng.choice(world.SHAPES)), str(rng.choice(list(world.SIZES))), motion)
-             for motion in motions]
+    specs = [draw_spec(rng, motion) for motion in motions]
     starts = []
     for spec in specs:
         start, tries = int(rng.integers(480)), 1
@@ -79,8 +89,7 @@ def world_windows(model, motions, seed, frames=16, stride=1, jump_free=False):
         starts.append(start)
     clips = [world.render_clip(spec, start, frames, stride) for spec, start in zip(specs, starts)]
     latents = torch.stack([model.encode(to_model_pixels(clip)) for clip in clips])
-    captions = [f"a {s.size} {s.colour} {s.shape} {MOTION_WORDS[s.motion]} on {s.background}" for s in specs]
-    return latents, [np.round(c * 255).astype(np.uint8) for c in clips], captions
+    return latents, [np.round(c * 255).astype(np.uint8) for c in clips], [caption(spec) for spec in specs]
 
 
 def attention_focus(model, seed):
@@ -232,12 +241,9 @@ def mean_clip(model, seed, per_motion=16):
     print(f"mean clip of {per_motion} stride-1 openings per linear motion, world vs the DiT at t = 1 "
           f"(subject-weighted centroid x, y of frames 0 and 15)")
     for motion in world.LINEAR_MOTIONS:
-        specs = [world.opening_spec(rng, str(rng.choice(list(world.BACKGROUNDS))), str(rng.choice(list(world.COLOURS))),
-                                    str(rng.choice(world.SHAPES)), str(rng.choice(list(world.SIZES))), motion)
-                 for _ in range(per_motion)]
+        specs = [draw_spec(rng, motion, world.opening_spec) for _ in range(per_motion)]
         latents = torch.stack([model.encode(to_model_pixels(world.render_clip(spec, 0, dit.frames, 1))) for spec in specs])
-        text = torch.as_tensor(embed(encoder, [f"a {s.size} {s.colour} {s.shape} {MOTION_WORDS[motion]} on {s.background}"
-                                               for s in specs]))
+        text = torch.as_tensor(embed(encoder, [caption(spec) for spec in specs]))
         noise = torch.randn(latents.shape, generator=generator)
         n = len(specs)
         v = dit(noise, torch.zeros_like(noise), torch.zeros(latents.shape[:2]), text, torch.ones(n), torch.ones(n))
