@@ -43,7 +43,7 @@ public struct ClipGenerator: Sendable {
     public func latents(prompt: String, seed: UInt64, stride: Int = 1, settings: SamplerSettings,
                         progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
         let dit = model.dit
-        return latents(text: textEncoder.embed(prompt), seed: seed, startFrame: 0, stride: stride,
+        return latents(text: textInput(prompt), seed: seed, startFrame: 0, stride: stride,
                        anchors: Tensor(zeros: [dit.windowFrames] + dit.frameShape),
                        mask: Array(repeating: false, count: dit.windowFrames), settings: settings, progress: progress)
     }
@@ -57,6 +57,14 @@ public struct ClipGenerator: Sendable {
         let noise = NoiseField(seed: seed, sharedFraction: model.config.noiseSharedFraction).window(frames: frames, level: level, frameShape: dit.frameShape)
         let conditioning = WindowConditioning(text: text, stride: stride, anchors: anchors, mask: mask)
         return FlowMatchSampler(settings: settings).sample(model: dit, noise: [noise], conditioning: [conditioning], progress: progress)[0]
+    }
+
+    /// What the DiT takes for a prompt: the pooled MiniLM embedding, followed by the word states of
+    /// its tokens (one row of 384 each) when the model reads them (`dit.text_words`).
+    public func textInput(_ prompt: String) -> [Float] {
+        guard model.config.dit.takesWords else { return textEncoder.embed(prompt) }
+        let (pooled, words) = textEncoder.embedWithWords(prompt)
+        return pooled + words.joined()
     }
 
     /// Decoded frames `[T, 3, H, W]` in about [-1, 1] from DiT-space latents `[T, C, h, w]`.

@@ -32,7 +32,8 @@ public struct SamplerSettings: Sendable, Equatable {
 
 /// What one window is conditioned on.
 public struct WindowConditioning: Sendable {
-    /// Pooled text embedding (the model's text width); zeros for none.
+    /// Pooled text embedding (the model's text width); zeros for none. For a model that reads word
+    /// states, the pooled embedding followed by one row per token (`TextInput`).
     public var text: [Float]
     /// Frame stride of the window in output frames (1 = consecutive frames).
     public var stride: Int
@@ -86,7 +87,8 @@ public struct FlowMatchSampler: Sendable {
         for (n, c) in zip(noise, conditioning) {
             precondition(n.shape == windowShape && c.anchors.shape == windowShape && c.mask.count == frames,
                          "windows must be \(windowShape) with \(frames) mask entries")
-            precondition(c.text.count == model.textDimension, "text must have \(model.textDimension) values")
+            precondition(!c.text.isEmpty && c.text.count % model.textDimension == 0,
+                         "text must be rows of \(model.textDimension) values")
         }
         let windows = noise.count
         let guided = settings.guidance != 1
@@ -94,18 +96,22 @@ public struct FlowMatchSampler: Sendable {
         let perWindow = Tensor.elementCount(windowShape)
 
         // Conditioning tensors for the batch: conditional items first, then unconditional ones.
+        // Texts with word rows are padded with zero rows to the longest.
+        let width = model.textDimension
+        let rows = conditioning.map { $0.text.count / width }.max()!
         var anchors: [Float] = [], mask: [Float] = [], text: [Float] = [], strides: [Float] = []
         for pass in 0..<(guided ? 2 : 1) {
             for c in conditioning {
                 anchors += c.anchors.scalars
                 mask += c.mask.map { $0 ? 1 : 0 }
-                text += pass == 0 ? c.text : [Float](repeating: 0, count: model.textDimension)
+                if pass == 0 { text += c.text }
+                text += [Float](repeating: 0, count: rows * width - (pass == 0 ? c.text.count : 0))
                 strides.append(Float(c.stride))
             }
         }
         let anchorTensor = Tensor(shape: [batch] + windowShape, scalars: anchors)
         let maskTensor = Tensor(shape: [batch, frames], scalars: mask)
-        let textTensor = Tensor(shape: [batch, model.textDimension], scalars: text)
+        let textTensor = Tensor(shape: rows == 1 ? [batch, width] : [batch, rows, width], scalars: text)
 
         /// Guided velocity for all windows at time t: `[windows, T, C, H, W]`.
         func velocity(_ x: Tensor, _ t: Float) -> Tensor {

@@ -14,8 +14,9 @@ public protocol VelocityModel: Sendable {
     /// Width of the text conditioning vector (zeros mean "no text").
     var textDimension: Int { get }
 
-    /// `x [n, T, C, H, W]`, `anchors` likewise, `mask [n, T]` (1 = anchor frame), `text [n, D]`,
-    /// `strides` and `times` one per item → velocity `[n, T, C, H, W]`.
+    /// `x [n, T, C, H, W]`, `anchors` likewise, `mask [n, T]` (1 = anchor frame), `text [n, D]` (or
+    /// `[n, R, D]`: the pooled row, then word rows, zero rows padding), `strides` and `times` one
+    /// per item → velocity `[n, T, C, H, W]`.
     func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor
 }
 

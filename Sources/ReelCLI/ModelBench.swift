@@ -36,7 +36,10 @@ struct ModelBench: ParsableCommand {
         let x = NoiseField(seed: 1).window(frames: Array(0..<(batch * frames)), level: 0, frameShape: shape)
             .reshaped([batch, frames] + shape)
         let anchors = Tensor(zeros: x.shape), mask = Tensor(zeros: [batch, frames])
-        let text = Tensor(shape: [batch, config.textDim], scalars: generator.textEncoder.embed("a red ball bounces") + [Float](repeating: 0, count: config.textDim))
+        // The guidance batch: the prompt (with its word rows for a model that reads them) and no text.
+        let input = generator.textInput("a red ball bounces"), rows = input.count / config.textDim
+        let text = Tensor(shape: rows == 1 ? [batch, config.textDim] : [batch, rows, config.textDim],
+                          scalars: input + [Float](repeating: 0, count: input.count))
         let flops = Self.ditFlops(config) * Double(batch)
         let latents = NoiseField(seed: 2).window(frames: Array(0..<frames), level: 0, frameShape: shape)
         print("machine: \(Machine.cpuModel), \(cores) cores; model \(generator.model.config.name): DiT \(config.depth)×\(config.dim), \(config.frames * (config.latentSize / config.patch) * (config.latentSize / config.patch)) tokens")

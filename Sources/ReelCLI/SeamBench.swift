@@ -42,7 +42,7 @@ struct SeamBench: ParsableCommand {
         let dit = generator.model.dit
         let window = dit.windowFrames, shape = dit.frameShape, perFrame = shape.reduce(1, *)
         guard overlap < window else { throw UserError("--overlap must be smaller than the model's window of \(window) frames.") }
-        let text = generator.textEncoder.embed(prompt)
+        let text = generator.textInput(prompt)
         var segments: [SegmentLatents] = []
         let bar = ProgressBar(label: "rendering windows", total: windows)
         for i in 0..<windows {

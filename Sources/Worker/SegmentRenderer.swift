@@ -74,24 +74,31 @@ public final class ReelTinyRenderer: SegmentRenderer {
     }
 
     /// The weighted mix of the prompts' embeddings, renormalised to unit length like each embedding.
+    /// For a model that reads word states (`ClipGenerator.textInput`), the word rows of every prompt
+    /// with a weight follow, in the tasks's order: the mix says how much of each prompt, the words
+    /// what each says.
     func text(for prompts: [PromptWeight]) -> [Float] {
+        let width = generator.model.config.dit.textDim
         var mixed: [Float]?
+        var words: [Float] = []
         for item in prompts where item.weight > 0 {
-            let embedding = embeddings.withLock { $0[item.prompt] } ?? {
-                let e = generator.textEncoder.embed(item.prompt)
+            let input = embeddings.withLock { $0[item.prompt] } ?? {
+                let e = generator.textInput(item.prompt)
                 embeddings.withLock { cache in
                     if cache.count > 256 { cache.removeAll() }
                     cache[item.prompt] = e
                 }
                 return e
             }()
+            let embedding = input[0..<width]
+            words += input[width...]
             let w = Float(item.weight)
-            if mixed == nil { mixed = embedding.map { $0 * w } } else { for i in embedding.indices { mixed![i] += embedding[i] * w } }
+            if mixed == nil { mixed = embedding.map { $0 * w } } else { for i in 0..<width { mixed![i] += embedding[embedding.startIndex + i] * w } }
         }
-        guard var result = mixed else { return [Float](repeating: 0, count: generator.model.config.dit.textDim) }
+        guard var result = mixed else { return [Float](repeating: 0, count: width) }
         let norm = result.reduce(0) { $0 + $1 * $1 }.squareRoot()
         if norm > 0 { for i in result.indices { result[i] /= norm } }
-        return result
+        return result + words
     }
 }
 

@@ -26,6 +26,35 @@ struct StraightLineVelocityModel: VelocityModel {
     }
 }
 
+/// Like `StraightLineVelocityModel`, for texts of several rows (a pooled row and word rows): an
+/// item aims at `conditional` times its number of non-zero text rows (0 rows: `unconditional`), so
+/// a padding row that is not all zeros, or a row lost, moves the result.
+struct RowCountingVelocityModel: VelocityModel {
+    let windowFrames = 4
+    let frameShape = [2, 3, 3]
+    let textDimension = 5
+    let conditional: Tensor
+    let unconditional: Tensor
+
+    func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor {
+        let n = x.shape[0], per = x.count / n
+        let rows = text.rank == 3 ? text.shape[1] : 1
+        precondition(text.shape == (rows == 1 ? [n, textDimension] : [n, rows, textDimension]), "text \(text.shape)")
+        var out = x
+        for b in 0..<n {
+            let used = (0..<rows).filter { r in
+                let start = (b * rows + r) * textDimension
+                return text.scalars[start..<(start + textDimension)].contains { $0 != 0 }
+            }.count
+            for i in 0..<per {
+                let target = used == 0 ? unconditional.scalars[i] : Float(used) * conditional.scalars[i]
+                out.scalars[b * per + i] = (x.scalars[b * per + i] - target) / times[b]
+            }
+        }
+        return out
+    }
+}
+
 func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
     NoiseField(seed: seed).window(frames: Array(0..<shape[0]), level: 0, frameShape: Array(shape.dropFirst()))
 }
@@ -97,6 +126,26 @@ struct FlowMatchSamplerTests {
         #expect(together[0] == sampler.sample(model: model, noise: [noises[0]], conditioning: [a])[0])
         #expect(together[1] == sampler.sample(model: model, noise: [noises[1]], conditioning: [b])[0])
         #expect(together == sampler.sample(model: model, noise: noises, conditioning: [a, b]))
+    }
+
+    @Test("texts with word rows of different lengths are padded with zero rows and batch like one at a time")
+    func wordRows() {
+        let model = RowCountingVelocityModel(conditional: randomTensor(shape, seed: 1), unconditional: randomTensor(shape, seed: 2))
+        let sampler = FlowMatchSampler(settings: SamplerSettings(steps: 4, guidance: 3))
+        let pooledOnly = WindowConditioning.unanchored(text: text, stride: 1, frames: 4, frameShape: [2, 3, 3])
+        let threeRows = WindowConditioning.unanchored(text: text + [0, 1, 0, 0, 0] + [0, 0, 2, 0, 0], stride: 1, frames: 4,
+                                                      frameShape: [2, 3, 3])
+        let noises = [randomTensor(shape, seed: 16), randomTensor(shape, seed: 17)]
+        let together = sampler.sample(model: model, noise: noises, conditioning: [pooledOnly, threeRows])
+        #expect(together[0] == sampler.sample(model: model, noise: [noises[0]], conditioning: [pooledOnly])[0])
+        #expect(together[1] == sampler.sample(model: model, noise: [noises[1]], conditioning: [threeRows])[0])
+        // Guided, the result is u + g (c - u) with c = rows × conditional: the rows all counted.
+        for (result, rows) in zip(together, [Float(1), 3]) {
+            let expected = (0..<result.count).map { i in
+                model.unconditional.scalars[i] + 3 * (rows * model.conditional.scalars[i] - model.unconditional.scalars[i])
+            }
+            #expect(zip(result.scalars, expected).allSatisfy { abs($0 - $1) < 1e-4 })
+        }
     }
 }
 

@@ -137,4 +137,23 @@ struct MiniLMLocatorTests {
         let error = #expect(throws: TextEncoderError.self) { try MiniLMEncoder(folder: folder) }
         #expect(error?.description.contains("setup.sh") == true)
     }
+
+    @Test("word states (MiniLM's last hidden state of every token) within 1e-4 of sentence-transformers'")
+    func wordStates() throws {
+        let encoder = try SharedEncoder.get()
+        let url = Bundle.module.url(forResource: "Fixtures/minilm_words", withExtension: "safetensors")!
+        let file = try SafetensorsFile(contentsOf: url)
+        let sentences = try JSONDecoder().decode([String].self, from: Data(file.metadata["sentences"]!.utf8))
+        #expect(sentences.count == 3)
+        for (k, sentence) in sentences.enumerated() {
+            let (pooled, words) = encoder.embedWithWords(sentence)
+            let expected = try file.tensor("words_\(k)")
+            let got = Tensor(shape: [words.count, MiniLMEncoder.dimension], scalars: Array(words.joined()))
+            let error = relativeError(got, expected)
+            print("word states of \"\(sentence)\": relative error \(error)")
+            #expect(error <= 1e-4)
+            #expect(cosineSimilarity(pooled, try file.tensor("pooled_\(k)").scalars) >= 0.9999)
+            #expect(pooled == encoder.embed(sentence), "the pooled half is embed's answer")
+        }
+    }
 }

@@ -135,6 +135,38 @@ struct ReelTinyParityTests {
         #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
     }
 
+    @Test("DiT with word states (the blocks also cross-attend to MiniLM's per-token states): max relative error ≤ 1e-4")
+    func wordStateDiT() throws {
+        let folder = try ParityFixture.folder(withConfig: "config_words.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try ReelTinyModel(folder: folder)
+        #expect(model.config.dit.takesWords && model.dit.wordProjection != nil)
+        let io = try ParityFixture.io()
+        let words = try SafetensorsFile(contentsOf: folder.appendingPathComponent("words_io.safetensors"))
+        let text = try words.tensor("text")
+        #expect(text.shape == [2, 9, 384])
+        func velocity(_ model: ReelTinyModel, text: Tensor) throws -> Tensor {
+            model.dit.velocity(try io.tensor("x"), anchors: try io.tensor("anchors"), mask: try io.tensor("mask"),
+                               text: text, strides: try io.tensor("stride").scalars, times: try io.tensor("t").scalars)
+        }
+        let expected = try words.tensor("velocity")
+        let error = relativeError(try velocity(model, text: text), expected)
+        print("word-state DiT forward parity: relative error \(error)")
+        #expect(error <= 1e-4)
+
+        // Padding rows are not attended to: without them (item 0's 6 words, item 1 a lone pooled
+        // row padded to 7) the answer is the same.
+        let trimmed = Tensor(shape: [2, 7, 384], scalars: (0..<2).flatMap { b in text.scalars[(b * 9 * 384)..<((b * 9 + 7) * 384)] })
+        #expect(relativeError(try velocity(model, text: trimmed), expected) <= 1e-6)
+        // The words are used: with the pooled row alone the answer differs.
+        let pooledOnly = Tensor(shape: [2, 384], scalars: (0..<2).flatMap { b in text.scalars[(b * 9 * 384)..<((b * 9 + 1) * 384)] })
+        #expect(relativeError(try velocity(model, text: pooledOnly), expected) > 1e-2)
+
+        // Word states need a pooled token to fall back on.
+        try ParityFixture.setDiT("text_tokens", to: 0, in: folder)
+        #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
+    }
+
     @Test("fine latent (two VAE levels: 16×16 latents; 4×4 DiT patches): VAE and DiT within 1e-4")
     func fineLatent() throws {
         let folder = ParityFixture.folder.appendingPathComponent("fine-latent")

@@ -129,20 +129,29 @@ def main():
     # Text tokens: every block also cross-attends to tokens made from the text feature
     # (models.CrossAttention); the first fixture's inputs include an item without text.
     dit_variant(out, config, g, inputs, "text", local_mixing="shift", text_tokens=TEXT_TOKENS)
+    # Word states: the text input is [2, 1 + 8, 384], item 0 the first fixture's text with 6 word
+    # rows and 2 zero rows of padding, item 1 no text; drawn after everything above, so the other
+    # fixtures stay as they were.
+    words = torch.zeros(2, 1 + 8, 384)
+    words[0, 0] = text[0]
+    words[0, 1:7] = torch.randn(6, 384, generator=g)
+    dit_variant(out, config, g, (x, anchors, mask, words, stride, t), "words", local_mixing="shift",
+                text_tokens=TEXT_TOKENS, text_words=True)
     print(f"wrote reel-tiny parity fixtures to {out}")
 
 
 def dit_variant(out, config, g, inputs, name, **options):
     """A factorised DiT with `options` (models.DiT keywords, also written into its config) drawn
-    next from g, run on the first fixture's inputs: dit_NAME.safetensors, NAME_io.safetensors
-    ("velocity") and config_NAME.json (the same VAE)."""
+    next from g, run on `inputs`: dit_NAME.safetensors, NAME_io.safetensors ("velocity", and "text"
+    for a DiT with text_words) and config_NAME.json (the same VAE)."""
     dit = models.DiT(**DIT_CONFIG, attention="factorised", **options).eval()
     randomise(dit, g, 1.0)
     with torch.no_grad():
         velocity = dit(*inputs)
     path = os.path.join(out, f"dit_{name}.safetensors")
     save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, path)
-    save_file({"velocity": velocity}, os.path.join(out, f"{name}_io.safetensors"))
+    save_file({"velocity": velocity, **({"text": inputs[3].contiguous()} if options.get("text_words") else {})},
+              os.path.join(out, f"{name}_io.safetensors"))
     config = dict(config, dit=dict(config["dit"], weights=f"dit_{name}.safetensors", sha256=sha256(path), **options))
     with open(os.path.join(out, f"config_{name}.json"), "w") as f:
         json.dump(config, f, indent=2)

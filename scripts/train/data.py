@@ -5,6 +5,7 @@ import torch
 
 import world
 from captions import ALL_COMBOS, TRAIN_COMBOS
+from text_encoder import pack_text
 
 CLIP_FRAMES = 32          # frames per cached clip; windows of WINDOW frames are cut from them
 WINDOW = 16
@@ -137,8 +138,11 @@ class ClipDataset:
     """
 
     def __init__(self, latents, combos, strides, caption_embeddings, caption_ids, shift, scale, openings=None,
-                 jumps=None):
+                 jumps=None, caption_words=None):
         self.latents = latents
+        # (float16 [u, L, 384] zero-padded, lengths [u]) or None: batches then give text as
+        # text_encoder.pack_text does, [size, 1 + L, 384].
+        self.caption_words = caption_words
         self.combos = combos
         self.strides = strides
         self.caption_embeddings = caption_embeddings
@@ -163,13 +167,21 @@ class ClipDataset:
             self.opening_probabilities = opening_weights / opening_weights.sum()
 
     @classmethod
-    def load(cls, clips_path, captions_path):
+    def load(cls, clips_path, captions_path, words_path=None):
+        """words_path: caption_words.npz (build_captions.py) for a DiT with text_words, else None."""
         clips = np.load(clips_path)
         captions = np.load(captions_path)
+        words = None
+        if words_path is not None:
+            stored = np.load(words_path)
+            if len(stored["words"]) != len(captions["embeddings"]):
+                raise ValueError(f"{words_path} holds {len(stored['words'])} captions, {captions_path} "
+                                 f"{len(captions['embeddings'])}; run build_captions.py --words-only again")
+            words = (stored["words"], stored["lengths"])
         return cls(clips["latents"], clips["combos"], clips["strides"], captions["embeddings"],
                    captions["combo_caption_ids"], float(clips["shift"]), float(clips["scale"]),
                    clips["openings"] if "openings" in clips.files else None,
-                   clips["jumps"] if "jumps" in clips.files else None)
+                   clips["jumps"] if "jumps" in clips.files else None, words)
 
     def text_normalisation(self):
         """(center [384], scale): the mean embedding of the training captions and the factor that
@@ -181,12 +193,13 @@ class ClipDataset:
 
     def batch(self, rng, size, with_combos=False):
         """x0, anchors-mask, text, stride as tensors: x0 [size, WINDOW, C, H, W] (scaled latents),
-        mask [size, WINDOW], text [size, 384] (zeros when dropped), stride [size]; with_combos, also
+        mask [size, WINDOW], text [size, 384] (zeros when dropped; [size, 1 + L, 384] with caption words), stride [size]; with_combos, also
         each window's TRAIN_COMBOS index [size] (-1 where the text was dropped). The draws are the
         same either way."""
         x0 = np.empty((size, WINDOW) + self.latents.shape[2:], dtype=np.float32)
         masks = np.empty((size, WINDOW), dtype=np.float32)
         text = np.zeros((size, self.caption_embeddings.shape[1]), dtype=np.float32)
+        captions = np.full(size, -1, dtype=np.int64)
         strides = np.empty(size, dtype=np.float32)
         combos = np.full(size, -1, dtype=np.int64)
         # Draw order as before openings (clips, then per window step, offset, mask), so a cache
@@ -212,7 +225,13 @@ class ClipDataset:
                 caption = self.caption_ids[self.combos[clip], rng.integers(self.caption_ids.shape[1])]
                 text[i] = self.caption_embeddings[caption]
                 combos[i] = self.combos[clip]
+                captions[i] = caption
         x0 = (x0 - self.shift) * self.scale
+        if self.caption_words is not None:
+            words, lengths = self.caption_words
+            kept = captions >= 0
+            text = pack_text(text, np.where(kept[:, None, None], words[np.maximum(captions, 0)].astype(np.float32), 0),
+                             np.where(kept, lengths[np.maximum(captions, 0)], 0))
         tensors = (torch.from_numpy(x0), torch.from_numpy(masks), torch.from_numpy(text), torch.from_numpy(strides))
         return tensors + (torch.from_numpy(combos),) if with_combos else tensors
 

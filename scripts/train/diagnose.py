@@ -54,7 +54,7 @@ from data import to_model_pixels
 from evaluate import CHECKS, summarise
 from reel_tiny import ReelTiny
 from sampler import generate, sample, to_uint8_frames
-from text_encoder import embed, load_text_encoder
+from text_encoder import load_text_encoder, text_input
 
 MOTION_WORDS = {"left": "moves left", "right": "moves right", "up": "moves up", "down": "moves down",
                 "bounce": "bounces", "circle": "moves in a circle", "grow": "grows", "shrink": "shrinks",
@@ -95,7 +95,7 @@ def world_windows(model, motions, seed, frames=16, stride=1, jump_free=False):
 def attention_focus(model, seed):
     dit = model.dit
     latents, _, captions = world_windows(model, ["left", "up", "bounce", "grow"], seed)
-    text = torch.as_tensor(embed(load_text_encoder(), captions))
+    text = torch.as_tensor(text_input(load_text_encoder(), captions, model.dit.text_words))
     # Each block's attention input, captured by wrapping its attention for one forward pass.
     captured = []
     for block in dit.blocks:
@@ -128,7 +128,7 @@ def attention_focus(model, seed):
 def continuation(model, seed, heads=4, stride=1, jump_free=False):
     motions = ["left", "right", "up", "down", "bounce", "circle", "grow", "shrink"] * 2
     latents, clips, captions = world_windows(model, motions, seed, stride=stride, jump_free=jump_free)
-    text = torch.as_tensor(embed(load_text_encoder(), captions))
+    text = torch.as_tensor(text_input(load_text_encoder(), captions, model.dit.text_words))
     mask = torch.zeros(latents.shape[:2])
     mask[:, :heads] = 1
     noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed))
@@ -162,7 +162,7 @@ def prediction(model, seed, stride=1, jump_free=False):
     encoder = load_text_encoder()
     for group, motions in (("still", ["still"] * 16), ("linear", ["left", "right", "up", "down"] * 4)):
         latents, clips, captions = world_windows(model, motions, seed, stride=stride, jump_free=jump_free)
-        text = torch.as_tensor(embed(encoder, captions))
+        text = torch.as_tensor(text_input(encoder, captions, model.dit.text_words))
         n = len(motions)
         noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed))
         truth = [[centre(found[1]) if found else None for found in frame_subjects(clip)] for clip in clips]
@@ -194,16 +194,16 @@ def text_use(model, seed, stride=1, draws=4):
     motions = ["left", "right", "up", "down"] * 8
     latents, _, captions = world_windows(model, motions, seed, stride=stride, jump_free=True)
     encoder = load_text_encoder()
-    right = torch.as_tensor(embed(encoder, captions))
-    opposite = torch.as_tensor(embed(encoder, [c.replace(MOTION_WORDS[m], MOTION_WORDS[OPPOSITE[m]])
-                                               for c, m in zip(captions, motions)]))
+    right = torch.as_tensor(text_input(encoder, captions, model.dit.text_words))
+    opposite = torch.as_tensor(text_input(encoder, [c.replace(MOTION_WORDS[m], MOTION_WORDS[OPPOSITE[m]])
+                                               for c, m in zip(captions, motions)], model.dit.text_words))
     # The control: another colour's caption (the next palette colour), a word the DiT does use.
     colours = list(world.COLOURS)
     recoloured = []
     for caption in captions:
         colour = next(c for c in colours if f" {c} " in caption)
         recoloured.append(caption.replace(f" {colour} ", f" {colours[(colours.index(colour) + 1) % len(colours)]} "))
-    recoloured = torch.as_tensor(embed(encoder, recoloured))
+    recoloured = torch.as_tensor(text_input(encoder, recoloured, model.dit.text_words))
     n = len(motions)
     mask = torch.zeros(latents.shape[:2])
     generator = torch.Generator().manual_seed(seed)
@@ -243,7 +243,7 @@ def mean_clip(model, seed, per_motion=16):
     for motion in world.LINEAR_MOTIONS:
         specs = [draw_spec(rng, motion, world.opening_spec) for _ in range(per_motion)]
         latents = torch.stack([model.encode(to_model_pixels(world.render_clip(spec, 0, dit.frames, 1))) for spec in specs])
-        text = torch.as_tensor(embed(encoder, [caption(spec) for spec in specs]))
+        text = torch.as_tensor(text_input(encoder, [caption(spec) for spec in specs], model.dit.text_words))
         noise = torch.randn(latents.shape, generator=generator)
         n = len(specs)
         v = dit(noise, torch.zeros_like(noise), torch.zeros(latents.shape[:2]), text, torch.ones(n), torch.ones(n))
@@ -257,7 +257,7 @@ def mean_clip(model, seed, per_motion=16):
 def image_first(model, seed, prompts_path):
     with open(prompts_path) as f:
         items = json.load(f)
-    text = torch.as_tensor(embed(load_text_encoder(), [p["text"] for p in items]))
+    text = torch.as_tensor(text_input(load_text_encoder(), [p["text"] for p in items], model.dit.text_words))
     dit, config = model.dit, model.config["sampler"]
     shape = (len(items), dit.frames, dit.channels, dit.latent_size, dit.latent_size)
     stride = torch.ones(len(items))
@@ -289,7 +289,7 @@ def tracks(model, seed, prompts_path, stride=1):
     with open(prompts_path) as f:
         items = [p for p in json.load(f) if p["motion"] in DIRECTIONS]
     config = model.config["sampler"]
-    clips = generate(model, embed(load_text_encoder(), [p["text"] for p in items]), [stride] * len(items), seed,
+    clips = generate(model, text_input(load_text_encoder(), [p["text"] for p in items], model.dit.text_words), [stride] * len(items), seed,
                      config["steps"], config["cfg_scale"], config["shift"])
     along, across = [], []
     for item, clip in zip(items, clips):

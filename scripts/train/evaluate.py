@@ -82,8 +82,8 @@ def main():
     shift = args.shift if args.shift is not None else sampler.get("shift")
     embeddings = None
     if args.source == "model":
-        from text_encoder import embed, load_text_encoder
-        embeddings = embed(load_text_encoder(), [p["text"] for p in prompts])
+        from text_encoder import load_text_encoder, text_input
+        embeddings = text_input(load_text_encoder(), [p["text"] for p in prompts], model.dit.text_words)
 
     report = {"source": args.source, "prompts": len(prompts), "sampler": {"steps": steps, "cfg_scale": cfg, "shift": shift},
               "strides": {}}

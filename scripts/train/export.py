@@ -131,6 +131,11 @@ def main():
                                    "as [k, dim]) (no affine); in every block after the self-attention, "
                                    "x += cross.proj(attention(cross.q(layer_norm(x)), keys and values cross.kv(context) "
                                    "split [k, inner] each (keys first), 2 heads, inner = dim / 2, scale 1/sqrt(inner / 2)))",
+            **({"text_words": True,
+                "text_words_meaning": "the text input is MiniLM's pooled embedding and its last hidden state of every "
+                                      "token ([CLS] and [SEP] included); context = [text tokens; layer_norm("
+                                      "word_proj(hidden)) per token] (no affine), every context row a key"}
+               if dit_hp.get("text_words") else {}),
             "time_input": "sinusoidal_embedding(1000 * t, frequency_dim)",
             "stride_input": "sinusoidal_embedding(200 * log2(stride), frequency_dim)",
             "sinusoidal_embedding": "[cos(v * f_k), sin(v * f_k)], f_k = 10000^(-k / (dim/2)), k < dim/2",

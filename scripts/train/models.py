@@ -239,13 +239,17 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(dim, 2 * inner)
         self.proj = nn.Linear(inner, dim)
 
-    def forward(self, x, context):
+    def forward(self, x, context, context_mask=None):
+        """context_mask: bool [n, L] (False = padding, not attended) or None (every token counts)."""
         n, length, _ = x.shape
         inner = self.q.out_features
         head = inner // CROSS_HEADS
         q = self.q(self.norm(x)).view(n, length, CROSS_HEADS, head).transpose(1, 2)
         k, v = self.kv(context).view(n, context.shape[1], 2, CROSS_HEADS, head).permute(2, 0, 3, 1, 4)
-        weights = torch.softmax((q @ k.transpose(-2, -1)) * (head ** -0.5), dim=-1)
+        logits = (q @ k.transpose(-2, -1)) * (head ** -0.5)
+        if context_mask is not None:
+            logits = logits.masked_fill(~context_mask[:, None, None, :], float("-inf"))
+        weights = torch.softmax(logits, dim=-1)
         return self.proj((weights @ v).transpose(1, 2).reshape(n, length, inner))
 
 
@@ -310,11 +314,11 @@ class DiTBlock(nn.Module):
             return self.mlp(x)
         return self.mlp.fc2(F.gelu(spacetime_shift(self.mlp.fc1(x), self.frames, self.grid)))
 
-    def forward(self, x, c, context=None):
+    def forward(self, x, c, context=None, context_mask=None):
         shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(F.silu(c)).chunk(6, dim=-1)
         x = x + gate1[:, None] * self.attention(modulate(self.norm1(x), shift1, scale1))
         if self.cross is not None:
-            x = x + self.cross(x, context)
+            x = x + self.cross(x, context, context_mask)
         return x + gate2[:, None] * self.feed_forward(modulate(self.norm2(x), shift2, scale2))
 
 
@@ -330,11 +334,19 @@ class DiT(nn.Module):
     takes groups of its hidden channels from the neighbouring tokens; spacetime_shift).
     text_tokens: 0, or the number of tokens made from the text feature that every block
     cross-attends to after its self-attention (text_context, CrossAttention).
+    text_words: with text_tokens >= 1, the blocks also cross-attend to MiniLM's per-token states
+    (each projected to dim and normalised); text is then [n, 1 + L, 384]: row 0 the pooled
+    embedding, rows 1.. the tokens, all-zero rows padding (text_encoder.pack_text). A [n, 384]
+    text is taken as having no word rows.
     """
 
     def __init__(self, frames=16, latent_channels=8, latent_size=8, patch=2, dim=256, depth=8, heads=4,
-                 mlp_ratio=4, text_dim=384, frequency_dim=256, attention="full", local_mixing="none", text_tokens=0):
+                 mlp_ratio=4, text_dim=384, frequency_dim=256, attention="full", local_mixing="none", text_tokens=0,
+                 text_words=False):
         super().__init__()
+        if text_words and not text_tokens:
+            raise ValueError("text_words needs text_tokens >= 1 (the pooled token is what a text without words, "
+                             "the unconditional pass included, attends to)")
         self.frames, self.channels, self.latent_size, self.patch = frames, latent_channels, latent_size, patch
         self.frequency_dim = frequency_dim
         self.grid = latent_size // patch
@@ -356,6 +368,8 @@ class DiT(nn.Module):
         # text_tokens > 0: the text feature also becomes that many tokens every block cross-attends
         # to (text_context, CrossAttention); 0: adaLN is the text's only way in.
         self.text_to_tokens = nn.Linear(dim, text_tokens * dim) if text_tokens else None
+        self.text_words = bool(text_words)
+        self.word_proj = nn.Linear(text_dim, dim) if text_words else None
         self.blocks = nn.ModuleList([DiTBlock(dim, heads, mlp_ratio, span, frames, self.grid, local_mixing, text_tokens)
                                      for span in attention_spans(attention, depth)])
         self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=DIT_NORM_EPS)
@@ -404,6 +418,15 @@ class DiT(nn.Module):
         tokens = self.text_to_tokens(F.silu(text_feature)).view(len(text_feature), self.text_tokens, -1)
         return F.layer_norm(tokens, tokens.shape[-1:], eps=DIT_NORM_EPS)
 
+    def word_context(self, tokens, words):
+        """The pooled tokens [n, k, dim] followed by the projected, normalised word states of words
+        [n, L, 384] (zero rows = padding), and the key mask [n, k + L] (False at padding)."""
+        projected = self.word_proj(words)
+        projected = F.layer_norm(projected, projected.shape[-1:], eps=DIT_NORM_EPS)
+        present = words.abs().sum(dim=-1) > 0
+        mask = torch.cat([torch.ones(tokens.shape[:2], dtype=torch.bool, device=words.device), present], dim=1)
+        return torch.cat([tokens, projected.to(tokens.dtype)], dim=1), mask
+
     def set_text_normalisation(self, center, scale):
         self.text_center.copy_(torch.as_tensor(center, dtype=torch.float32))
         self.text_scale.fill_(float(scale))
@@ -426,10 +449,16 @@ class DiT(nn.Module):
         m = mask[:, :, None, None, None].to(x.dtype).expand(-1, -1, 1, *x.shape[-2:])
         inputs = torch.cat([x, anchors * m, m], dim=2)
         h = self.patch_embed(self.patchify(inputs)) + self.position
+        words = None
+        if text.dim() == 3:
+            text, words = text[:, 0], text[:, 1:]
         text_feature = self.text_feature(text)
         c = self.conditioning(text_feature, stride, t)
-        context = self.text_context(text_feature)
+        context, context_mask = self.text_context(text_feature), None
+        if self.text_words:
+            words = text.new_zeros(len(text), 0, text.shape[-1]) if words is None else words
+            context, context_mask = self.word_context(context, words)
         for block in self.blocks:
-            h = block(h, c, context)
+            h = block(h, c, context, context_mask)
         shift, scale = self.modulation_out(F.silu(c)).chunk(2, dim=-1)
         return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))

@@ -24,7 +24,8 @@ class ReelTiny:
                                                       "depth", "heads", "mlp_ratio", "text_dim", "frequency_dim")},
                        attention=dit_config.get("attention_layout", "full"),
                        local_mixing=dit_config.get("local_mixing", "none"),
-                       text_tokens=dit_config.get("text_tokens", 0))
+                       text_tokens=dit_config.get("text_tokens", 0),
+                       text_words=dit_config.get("text_words", False))
         for module, section in ((self.vae, vae_config), (self.dit, dit_config)):
             path = os.path.join(folder, section["weights"])
             if sha256(path) != section["sha256"]:

@@ -17,7 +17,7 @@ import torch
 from images import contact_sheet, write_png
 from models import correlated_noise
 from reel_tiny import ReelTiny
-from text_encoder import embed, load_text_encoder
+from text_encoder import load_text_encoder, text_input
 
 
 def time_schedule(steps, shift):
@@ -90,7 +90,7 @@ def main():
     torch.set_num_threads(args.threads)
     model = ReelTiny(args.model)
     defaults = model.config["sampler"]
-    clips = generate(model, embed(load_text_encoder(), args.prompt), [args.stride] * len(args.prompt), args.seed,
+    clips = generate(model, text_input(load_text_encoder(), args.prompt, model.dit.text_words), [args.stride] * len(args.prompt), args.seed,
                      args.steps or defaults["steps"], args.cfg if args.cfg is not None else defaults["cfg_scale"],
                      args.shift if args.shift is not None else defaults["shift"], args.bf16)
     os.makedirs(args.out, exist_ok=True)

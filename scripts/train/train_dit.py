@@ -29,7 +29,7 @@ from reel_tiny import ReelTiny
 
 DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
                        "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256, "attention": "factorised",
-                       "local_mixing": "shift", "text_tokens": 0}
+                       "local_mixing": "shift", "text_tokens": 0, "text_words": False}
 
 
 def learning_rate(step, total, peak, warmup=300):
@@ -59,18 +59,26 @@ def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0):
     return loss
 
 
+# Parts a run may add to an exported DiT it starts from: new cross-attention (its output starts at
+# zero, so the grown DiT computes what the exported one did) and the word projection.
+GROWABLE = ("text_tokens", "text_words")
+
+
 def exported_dit_state(folder, hyperparameters):
     """The float32 state dict of an exported model's DiT (ReelTiny checks each weights file against
     config.json's sha256), after checking that its config matches the DiT this run builds (latent
-    shape from the clip cache, --attention, --patch)."""
+    shape from the clip cache, --attention, --patch). A DiT without text tokens or words may grow
+    them (GROWABLE); the state dict then lacks their weights."""
     try:
         exported = ReelTiny(folder)
     except ValueError as error:
         raise SystemExit(f"dit: {error}; restore the file")
     config = exported.config["dit"]
     config = dict(config, attention=config.get("attention_layout", "full"),
-                  local_mixing=config.get("local_mixing", "none"), text_tokens=config.get("text_tokens", 0))
-    mismatched = {k: (config[k], v) for k, v in hyperparameters.items() if k in config and config[k] != v}
+                  local_mixing=config.get("local_mixing", "none"), text_tokens=config.get("text_tokens", 0),
+                  text_words=config.get("text_words", False))
+    mismatched = {k: (config[k], v) for k, v in hyperparameters.items() if k in config and config[k] != v
+                  and not (k in GROWABLE and not config[k])}
     if mismatched:
         raise SystemExit(f"dit: {folder} does not match this run (exported, this run): {mismatched}; "
                          f"use a clip cache encoded with that model's VAE and the same --attention/--patch")
@@ -105,7 +113,8 @@ class TextAttributeHeads(torch.nn.Module):
         kept = combos >= 0
         if not kept.any():
             return text.new_zeros(())
-        feature = model.text_feature(text[kept]).float()
+        pooled = text[kept][:, 0] if text.dim() == 3 else text[kept]
+        feature = model.text_feature(pooled).float()
         labels = self.labels[combos[kept]]
         return sum(torch.nn.functional.cross_entropy(head(feature), labels[:, i])
                    for i, head in enumerate(self.heads.values())) / len(self.heads)
@@ -121,13 +130,22 @@ def check_resumable(state, hyperparameters, noise_shared):
     if state.get("noise_shared", 0.0) != noise_shared:
         raise SystemExit(f"dit: the checkpoint was trained with --noise-shared {state.get('noise_shared', 0.0)}; "
                          f"resume with the same value (or start a new work folder)")
-    keys = ("attention", "local_mixing", "text_tokens", "dim", "depth")
+    keys = ("attention", "local_mixing", "text_tokens", "text_words", "dim", "depth")
     trained = {k: state["hyperparameters"].get(k, CHECKPOINT_DEFAULTS[k]) for k in keys}
     asked = {k: hyperparameters[k] for k in keys}
     if trained != asked:
         raise SystemExit(f"dit: the checkpoint was trained with {trained}, this run asks for {asked}; "
-                         f"resume with the same --attention/--local-mixing/--text-tokens/--dim/--depth "
+                         f"resume with the same --attention/--local-mixing/--text-tokens/--text-words/--dim/--depth "
                          f"(or start a new work folder)")
+
+
+def flow_time_locations(mask, args):
+    """The logit-normal location of each window's flow time: --t-mean-unanchored where the window
+    has no anchor frame, --t-mean elsewhere."""
+    if args.t_mean_unanchored is None:
+        return args.t_mean
+    unanchored = mask.cpu().sum(dim=1) == 0
+    return torch.where(unanchored, args.t_mean_unanchored, args.t_mean)
 
 
 @torch.no_grad()
@@ -158,6 +176,10 @@ def main():
     parser.add_argument("--t-mean", type=float, default=0.5,
                         help="location of the logit-normal flow-time distribution (>0: more steps at high noise, "
                              "where a window's layout and motion are decided)")
+    parser.add_argument("--t-mean-unanchored", type=float, default=None,
+                        help="the location for windows without anchor frames (default: --t-mean); those windows "
+                             "are openings whose layout and direction only the words fix, and the words matter "
+                             "most at high noise")
     parser.add_argument("--noise-shared", type=float, default=0.0,
                         help="fraction of the noise variance shared by a window's frames (0 = independent; "
                              "see correlated_noise); the sampler must use the same value (config.json)")
@@ -177,6 +199,9 @@ def main():
     parser.add_argument("--text-tokens", type=int, default=DIT_HYPERPARAMETERS["text_tokens"],
                         help="tokens made from the text feature that every block cross-attends to "
                              "(models.CrossAttention); 0: the text reaches the blocks through adaLN only")
+    parser.add_argument("--text-words", action="store_true",
+                        help="the blocks also cross-attend to MiniLM's per-token states of the caption (needs "
+                             "--text-tokens >= 1 and WORK/caption_words.npz from build_captions.py)")
     parser.add_argument("--dim", type=int, default=DIT_HYPERPARAMETERS["dim"],
                         help="token width (smaller for quick architecture probes)")
     parser.add_argument("--depth", type=int, default=DIT_HYPERPARAMETERS["depth"], help="number of blocks")
@@ -199,16 +224,20 @@ def main():
     log = Log(os.path.join(args.work, "train.log"))
     checkpoint_path = os.path.join(args.work, "dit.pt")
 
-    dataset = ClipDataset.load(os.path.join(args.work, "clips.npz"), os.path.join(args.work, "captions.npz"))
+    dataset = ClipDataset.load(os.path.join(args.work, "clips.npz"), os.path.join(args.work, "captions.npz"),
+                               os.path.join(args.work, "caption_words.npz") if args.text_words else None)
     # The latent's channels and size come from the clip cache (the VAE that encoded it).
     _, _, channels, size, _ = dataset.latents.shape
     hyperparameters = dict(DIT_HYPERPARAMETERS, attention=args.attention, local_mixing=args.local_mixing,
-                           text_tokens=args.text_tokens, dim=args.dim, depth=args.depth, latent_channels=int(channels),
+                           text_tokens=args.text_tokens, text_words=args.text_words, dim=args.dim, depth=args.depth, latent_channels=int(channels),
                            latent_size=int(size), patch=args.patch or max(1, int(size) // 4))
     model = DiT(**hyperparameters).to(device)
     text_center, text_scale = dataset.text_normalisation()
     if args.init_from and not (args.resume and os.path.exists(checkpoint_path)):
-        model.load_state_dict(exported_dit_state(args.init_from, hyperparameters))
+        missing, unexpected = model.load_state_dict(exported_dit_state(args.init_from, hyperparameters), strict=False)
+        grown = [k for k in missing if not k.startswith(("text_to_tokens.", "word_proj.")) and ".cross." not in k]
+        if grown or unexpected:
+            raise SystemExit(f"dit: {args.init_from} does not fit this DiT (missing {grown}, unexpected {unexpected})")
         # The exported text_mlp.fc1 takes the raw embedding (export.py folded the normalisation
         # in), so train on raw embeddings: identity normalisation, which export folds as a no-op.
         text_center, text_scale = np.zeros_like(text_center), 1.0
@@ -259,7 +288,8 @@ def main():
                      "step": step, "elapsed": elapsed_before + time.monotonic() - started,
                      "hyperparameters": hyperparameters, "shift": dataset.shift, "scale": dataset.scale,
                      "text_center": text_center, "text_scale": text_scale,
-                     "batch": args.batch, "lr": args.lr, "t_mean": args.t_mean, "seed": args.seed,
+                     "batch": args.batch, "lr": args.lr, "t_mean": args.t_mean,
+                     "t_mean_unanchored": args.t_mean_unanchored, "seed": args.seed,
                      "noise_shared": args.noise_shared, "motion_loss": args.motion_loss, "text_aux": args.text_aux,
                      **({"text_heads": heads.state_dict()} if heads else {})}, checkpoint_path)
 
@@ -267,7 +297,7 @@ def main():
     recent, recent_aux = [], []
     while budget.total is None or step < budget.total:
         x0, mask, text, stride, combos = (v.to(device) for v in dataset.batch(rng, args.batch, with_combos=True))
-        t = torch.sigmoid(torch.randn(args.batch) + args.t_mean).to(device)
+        t = torch.sigmoid(torch.randn(args.batch) + flow_time_locations(mask, args)).to(device)
         noise = correlated_noise(x0.shape, args.noise_shared).to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)

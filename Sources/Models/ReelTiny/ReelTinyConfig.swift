@@ -53,11 +53,21 @@ public struct ReelTinyConfig: Sendable, Decodable {
         /// Tokens made from the text feature that every block cross-attends to after its
         /// self-attention (see `CrossAttention`). Absent in configs older than the field: 0, none.
         public let textTokens: Int?
+        /// Whether the blocks also cross-attend to MiniLM's per-token states of the prompt (the text
+        /// input is then the pooled embedding followed by one row per token; see `ReelTinyDiT`).
+        /// Absent in configs older than the field: false.
+        public let textWords: Bool?
+
+        /// Whether the text input carries the prompt's word states.
+        public var takesWords: Bool { textWords ?? false }
 
         /// The number of text tokens, checked (0 when the config has none).
         public func textTokenCount() throws(ReelTinyError) -> Int {
             let count = textTokens ?? 0
             guard count >= 0 else { throw .badConfig("dit.text_tokens is \(count) (0 or more)") }
+            guard count > 0 || !takesWords else {
+                throw .badConfig("dit.text_words needs dit.text_tokens of 1 or more (the pooled token a text without words attends to)")
+            }
             return count
         }
 

@@ -93,11 +93,11 @@ struct CrossAttention: Sendable {
         self.epsilon = epsilon
     }
 
-    /// `x [n, L, d]`, `context [n, K, d]` → `[n, L, d]`.
-    func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+    /// `x [n, L, d]`, `context [n, K, d]` with the key mask `contextMask` → `[n, L, d]`.
+    func callAsFunction(_ x: Tensor, context: Tensor, contextMask: AttentionMask) -> Tensor {
         let keysValues = kv(context).chunkedLastAxis(2)
         return proj(Tensor.multiHeadAttention(query: q(x.layerNorm(epsilon: epsilon)), key: keysValues[0],
-                                              value: keysValues[1], heads: Self.heads))
+                                              value: keysValues[1], heads: Self.heads, mask: contextMask))
     }
 }
 
@@ -153,12 +153,13 @@ struct DiTBlock: Sendable {
     }
 
     /// `x [n, L, d]`, `conditioningSiLU [n, d]` (SiLU already applied, shared by every block),
-    /// `context [n, K, d]` the text tokens (nil without cross-attention).
-    func callAsFunction(_ x: Tensor, _ conditioningSiLU: Tensor, context: Tensor?) -> Tensor {
+    /// `context [n, K, d]` the text tokens (nil without cross-attention) and `contextMask` which of
+    /// them count.
+    func callAsFunction(_ x: Tensor, _ conditioningSiLU: Tensor, context: Tensor?, contextMask: AttentionMask) -> Tensor {
         let m = modulation(conditioningSiLU).chunkedLastAxis(6)
         let attended = attention(x.layerNorm(epsilon: epsilon).modulated(shift: m[0], scale: m[1]))
         var h = x.addingGated(attended, gate: m[2])
-        if let cross, let context { h = h + cross(h, context: context) }
+        if let cross, let context { h = h + cross(h, context: context, contextMask: contextMask) }
         let mlpIn = h.layerNorm(epsilon: epsilon).modulated(shift: m[3], scale: m[4])
         switch localMixing {
         case .none: return h.addingGated(mlp(mlpIn), gate: m[5])
@@ -174,6 +175,8 @@ struct DiTBlock: Sendable {
 /// Inputs per batch item: noisy latents `[T, C, H, W]` (unit-variance space), anchor latents of the
 /// same shape with a per-frame mask (1 = the frame is a given anchor), the pooled 384-d MiniLM text
 /// embedding (all zeros = no text, for guidance), the frame stride and the flow time t ∈ [0, 1].
+/// A model with `text_words` also takes MiniLM's per-token states: the text is then `[1 + L, 384]`,
+/// the pooled embedding followed by one row per token, all-zero rows padding (`TextInput`).
 /// Tokens are 2×2 spatial patches of `[x, anchors · mask, mask]`, one set per frame. Each block's
 /// self-attention spans the whole window, one frame, or one patch position over time, as the
 /// config's `attention_spans` says.
@@ -185,6 +188,8 @@ public struct ReelTinyDiT: Sendable {
     /// With text tokens (config `text_tokens` K > 0): the text feature → K tokens of width dim.
     let textToTokens: Linear?
     let textTokens: Int
+    /// With `text_words`: a word state (384) → a context token of width dim.
+    let wordProjection: Linear?
     let blocks: [DiTBlock]
     let modulationOut: Linear
     let out: Linear
@@ -204,6 +209,7 @@ public struct ReelTinyDiT: Sendable {
         let textTokens = try config.textTokenCount()
         self.textTokens = textTokens
         textToTokens = textTokens > 0 ? try Linear(w, "text_to_tokens", inputs: d, outputs: textTokens * d) : nil
+        wordProjection = config.takesWords ? try Linear(w, "word_proj", inputs: config.textDim, outputs: d) : nil
         blocks = try (0..<config.depth).map {
             try DiTBlock(w.scoped("blocks.\($0)."), dim: d, heads: config.heads, mlpRatio: config.mlpRatio,
                          epsilon: config.layerNormEps, activation: config.gelu.hasPrefix("tanh") ? .geluTanh : .gelu,
@@ -244,8 +250,41 @@ public struct ReelTinyDiT: Sendable {
         return textToTokens(textFeature.silu()).reshaped([n, textTokens, config.dim]).layerNorm(epsilon: config.layerNormEps)
     }
 
+    /// The text tokens followed by the word states `words [n, L, textDim]` projected to dim and
+    /// normalised (no affine), and the key mask: all-zero word rows are padding.
+    func wordContext(tokens: Tensor, words: Tensor) -> (Tensor, AttentionMask) {
+        let (n, k, length, width) = (tokens.shape[0], tokens.shape[1], words.shape[1], words.shape[2])
+        var valid = [[Bool]](repeating: [Bool](repeating: true, count: k + length), count: n)
+        for b in 0..<n {
+            for j in 0..<length {
+                let row = (b * length + j) * width
+                valid[b][k + j] = words.scalars[row..<(row + width)].contains { $0 != 0 }
+            }
+        }
+        guard length > 0, let wordProjection else { return (tokens, .none) }
+        let projected = wordProjection(words).layerNorm(epsilon: config.layerNormEps)
+        return (Tensor.concatenate([tokens, projected], axis: 1), .keyPadding(valid))
+    }
+
+    /// `text [n, textDim]` or `[n, R, textDim]` → the pooled rows `[n, textDim]` and the word rows
+    /// `[n, R - 1, textDim]` (none for a 2-D text).
+    static func splitText(_ text: Tensor) -> (pooled: Tensor, words: Tensor) {
+        guard text.rank == 3 else { return (text, Tensor(zeros: [text.shape[0], 0, text.shape[1]])) }
+        let (n, rows, width) = (text.shape[0], text.shape[1], text.shape[2])
+        var pooled: [Float] = [], words: [Float] = []
+        pooled.reserveCapacity(n * width)
+        words.reserveCapacity(n * (rows - 1) * width)
+        for b in 0..<n {
+            let base = b * rows * width
+            pooled += text.scalars[base..<(base + width)]
+            words += text.scalars[(base + width)..<(base + rows * width)]
+        }
+        return (Tensor(shape: [n, width], scalars: pooled), Tensor(shape: [n, rows - 1, width], scalars: words))
+    }
+
     /// Velocity `[n, T, C, H, W]` for `x [n, T, C, H, W]`, `anchors` of that shape, `mask [n, T]`,
-    /// `text [n, textDim]`, `strides` and `times` of `n` values each.
+    /// `text [n, textDim]` (or `[n, 1 + L, textDim]` with word states; a model without `text_words`
+    /// reads only the pooled row), `strides` and `times` of `n` values each.
     ///
     /// Items are independent: with several BLAS threads they are split across cores (the two
     /// guidance passes run side by side), each on single-threaded BLAS. Deterministic for a given
@@ -254,7 +293,9 @@ public struct ReelTinyDiT: Sendable {
         let (n, frames, c, size) = (x.shape[0], config.frames, config.latentChannels, config.latentSize)
         precondition(x.shape == [n, frames, c, size, size], "latents must be [n, \(frames), \(c), \(size), \(size)], got \(x.shape)")
         precondition(anchors.shape == x.shape && mask.shape == [n, frames], "anchors must match latents and mask be [n, \(frames)]")
-        precondition(text.shape == [n, config.textDim] && strides.count == n && times.count == n, "one text, stride and time per item")
+        precondition((text.shape == [n, config.textDim] || (text.rank == 3 && text.shape[0] == n && text.shape[1] >= 1
+                                                            && text.shape[2] == config.textDim))
+                     && strides.count == n && times.count == n, "one text, stride and time per item")
         let parts = BLAS.splitAcrossThreads(n) { range in
             velocityOnThisThread(x.slicedFirstAxis(range), anchors: anchors.slicedFirstAxis(range), mask: mask.slicedFirstAxis(range),
                                  text: text.slicedFirstAxis(range), strides: Array(strides[range]), times: Array(times[range]))
@@ -290,10 +331,12 @@ public struct ReelTinyDiT: Sendable {
                 for b in 0..<n { for i in 0..<(length * d) { hp[b * length * d + i] += pp[i] } }
             }
         }
-        let textFeature = textMLP(text)
+        let (pooled, words) = Self.splitText(text)
+        let textFeature = textMLP(pooled)
         let conditioningSiLU = conditioning(textFeature: textFeature, strides: strides, times: times).silu()
-        let context = textContext(textFeature: textFeature)
-        for block in blocks { h = block(h, conditioningSiLU, context: context) }
+        var context = textContext(textFeature: textFeature), contextMask = AttentionMask.none
+        if let tokens = context, wordProjection != nil { (context, contextMask) = wordContext(tokens: tokens, words: words) }
+        for block in blocks { h = block(h, conditioningSiLU, context: context, contextMask: contextMask) }
         let final = modulationOut(conditioningSiLU).chunkedLastAxis(2)
         let patches = out(h.layerNorm(epsilon: config.layerNormEps).modulated(shift: final[0], scale: final[1]))
         return patches.reshaped([n, frames, g, g, c, p, p]).permuted([0, 1, 4, 2, 5, 3, 6]).reshaped([n, frames, c, size, size])

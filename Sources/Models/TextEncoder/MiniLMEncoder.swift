@@ -84,6 +84,15 @@ public struct MiniLMEncoder: Sendable {
         return meanPool(hidden, lengths: tokenIDs.map(\.count)).l2NormalizedRows().rows
     }
 
+    /// The embedding of one text and MiniLM's last hidden state of each of its tokens ([CLS] and
+    /// [SEP] included): what a DiT that reads word states takes (see `ReelTinyDiT`).
+    public func embedWithWords(_ text: String) -> (pooled: [Float], words: [[Float]]) {
+        let tokenIDs = [tokenizer.encode(text, maxLength: Self.maxTokens)]
+        let hidden = encode(tokenIDs)
+        let pooled = meanPool(hidden, lengths: [tokenIDs[0].count]).l2NormalizedRows().rows[0]
+        return (pooled, hidden.reshaped([tokenIDs[0].count, Self.dimension]).rows)
+    }
+
     /// Last hidden states `[batch, length, 384]` for already tokenised, unpadded sequences.
     func encode(_ tokenIDs: [[Int]]) -> Tensor {
         let batch = tokenIDs.count
