@@ -7,6 +7,7 @@
 #                              [--no-eval | --eval-limit N] [--dit-recalibrate] [--noise-shared F]
 #                              [--motion-loss W] [--attention factorised|full] [--vae-from MODEL]
 #                              [--latent f8c8|f4c4] [--local-mixing none|shift] [--text-tokens K]
+#                              [--text-words] [--t-mean-unanchored F]
 #
 # --noise-shared F: the fraction of the DiT's noise variance a window's frames share (train_dit.py
 # --noise-shared; exported to config.json as noise.shared_fraction, which Reel's sampler follows).
@@ -20,6 +21,9 @@
 # (train_dit.py --local-mixing; shift: channel groups taken from the neighbouring tokens).
 # --text-tokens K (default 0): tokens made from the text feature that every DiT block
 # cross-attends to (train_dit.py --text-tokens; 0: the text reaches the blocks through adaLN only).
+# --text-words: the blocks also cross-attend to MiniLM's per-token states of the caption
+# (train_dit.py --text-words; sets --text-tokens to 1 if it is 0). --t-mean-unanchored F: the
+# logit-normal location of the flow times of windows without anchors (default: that of the rest, 0.5).
 #
 # --dit-steps caps the DiT's step count (the time budget may allow more); it also applies when an
 # interrupted run is resumed, so a run can be shortened mid-way. --dit-recalibrate, on a resumed
@@ -51,6 +55,7 @@ MOTION_LOSS=1
 ATTENTION=factorised
 LOCAL_MIXING=shift
 TEXT_TOKENS=0
+TEXT_WORDS=0
 VAE_FROM=""
 LATENT=f8c8
 DIT_EXTRA=()
@@ -73,9 +78,11 @@ while [ $# -gt 0 ]; do
         --attention) ATTENTION="$2"; shift 2 ;;
         --local-mixing) LOCAL_MIXING="$2"; shift 2 ;;
         --text-tokens) TEXT_TOKENS="$2"; shift 2 ;;
+        --text-words) TEXT_WORDS=1; shift ;;
+        --t-mean-unanchored) DIT_EXTRA+=(--t-mean-unanchored "$2"); shift 2 ;;
         --vae-from) VAE_FROM="$2"; shift 2 ;;
         --latent) LATENT="$2"; shift 2 ;;
-        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
         *) echo "train_all: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -114,6 +121,12 @@ if [ -n "$VAE_FROM" ] && [ ! -e "$WORK/vae_done.json" ]; then
 fi
 run_phase vae "$WORK/vae_done.json" \
     "$PY" train_vae.py --work "$WORK" --minutes "$VAE_MINUTES" --threads "$THREADS" --latent "$LATENT" --resume
+if [ "$TEXT_WORDS" = 1 ]; then
+    [ "$TEXT_TOKENS" -gt 0 ] || TEXT_TOKENS=1
+    DIT_EXTRA+=(--text-words)
+    # A work folder whose captions were built before the word states were written.
+    [ -e "$WORK/caption_words.npz" ] || "$PY" build_captions.py --work "$WORK" --threads "$THREADS" --words-only
+fi
 run_phase clips "$WORK/clips.npz" \
     "$PY" encode_clips.py --work "$WORK" --clips "$CLIPS" --threads "$THREADS" --resume
 DIT_MINUTES=$(( BUDGET_MINUTES - RESERVE_MINUTES - $(spent_seconds) / 60 ))
