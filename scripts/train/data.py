@@ -193,9 +193,9 @@ class ClipDataset:
 
     def batch(self, rng, size, with_combos=False):
         """x0, anchors-mask, text, stride as tensors: x0 [size, WINDOW, C, H, W] (scaled latents),
-        mask [size, WINDOW], text [size, 384] (zeros when dropped; [size, 1 + L, 384] with caption words), stride [size]; with_combos, also
-        each window's TRAIN_COMBOS index [size] (-1 where the text was dropped). The draws are the
-        same either way."""
+        mask [size, WINDOW], text [size, 384] (zeros when dropped; with caption words [size, 1 + L,
+        384] as text_encoder.pack_text gives), stride [size]; with_combos, also each window's
+        TRAIN_COMBOS index [size] (-1 where the text was dropped). The draws are the same either way."""
         x0 = np.empty((size, WINDOW) + self.latents.shape[2:], dtype=np.float32)
         masks = np.empty((size, WINDOW), dtype=np.float32)
         text = np.zeros((size, self.caption_embeddings.shape[1]), dtype=np.float32)

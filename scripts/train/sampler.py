@@ -30,7 +30,7 @@ def time_schedule(steps, shift):
 def sample(dit, text, stride, noise, steps, cfg_scale, shift, anchors=None, mask=None, bfloat16=False):
     """Integrates dx/dt = v from t = 1 (x = noise) to t = 0 and returns x0 [n, T, C, H, W].
 
-    text [n, 384] (zeros = unconditional), stride [n], noise [n, T, C, H, W], anchors like noise
+    text [n, 384] or, for a DiT with text_words, [n, 1 + L, 384] (zeros = unconditional), stride [n], noise [n, T, C, H, W], anchors like noise
     and mask [n, T] (1 = anchor frame) or None. Anchor frames are reset to (1 - t) anchor + t noise
     after every step. With cfg_scale != 1 the conditional and unconditional passes run as one batch.
     """
@@ -64,7 +64,8 @@ def to_uint8_frames(pixels):
 
 
 def generate(model, texts_embedded, strides, seed, steps, cfg_scale, shift, bfloat16=False):
-    """Clips (uint8 [n, T, 64, 64, 3]) for text embeddings [n, 384] and strides [n]; noise from `seed`."""
+    """Clips (uint8 [n, T, 64, 64, 3]) for text inputs [n, 384] (or [n, 1 + L, 384], text_encoder.text_input)
+    and strides [n]; noise from `seed`."""
     dit = model.dit
     shape = (len(texts_embedded), dit.frames, dit.channels, dit.latent_size, dit.latent_size)
     noise = correlated_noise(shape, model.noise_shared, torch.Generator().manual_seed(seed)).to(model.device)
@@ -90,7 +91,8 @@ def main():
     torch.set_num_threads(args.threads)
     model = ReelTiny(args.model)
     defaults = model.config["sampler"]
-    clips = generate(model, text_input(load_text_encoder(), args.prompt, model.dit.text_words), [args.stride] * len(args.prompt), args.seed,
+    text = text_input(load_text_encoder(), args.prompt, model.dit.text_words)
+    clips = generate(model, text, [args.stride] * len(args.prompt), args.seed,
                      args.steps or defaults["steps"], args.cfg if args.cfg is not None else defaults["cfg_scale"],
                      args.shift if args.shift is not None else defaults["shift"], args.bf16)
     os.makedirs(args.out, exist_ok=True)
