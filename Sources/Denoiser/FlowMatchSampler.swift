@@ -33,7 +33,7 @@ public struct SamplerSettings: Sendable, Equatable {
 /// What one window is conditioned on.
 public struct WindowConditioning: Sendable {
     /// Pooled text embedding (the model's text width); zeros for none. For a model that reads word
-    /// states, the pooled embedding followed by one row per token (`TextInput`).
+    /// states, the pooled embedding followed by one row per token (`ClipGenerator.textInput`).
     public var text: [Float]
     /// Frame stride of the window in output frames (1 = consecutive frames).
     public var stride: Int

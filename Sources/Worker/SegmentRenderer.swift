@@ -75,7 +75,7 @@ public final class ReelTinyRenderer: SegmentRenderer {
 
     /// The weighted mix of the prompts' embeddings, renormalised to unit length like each embedding.
     /// For a model that reads word states (`ClipGenerator.textInput`), the word rows of every prompt
-    /// with a weight follow, in the tasks's order: the mix says how much of each prompt, the words
+    /// with a weight follow, in the task's order: the mix says how much of each prompt, the words
     /// what each says.
     func text(for prompts: [PromptWeight]) -> [Float] {
         let width = generator.model.config.dit.textDim
@@ -90,10 +90,10 @@ public final class ReelTinyRenderer: SegmentRenderer {
                 }
                 return e
             }()
-            let embedding = input[0..<width]
-            words += input[width...]
+            let embedding = Array(input.prefix(width))
+            words += input.dropFirst(width)
             let w = Float(item.weight)
-            if mixed == nil { mixed = embedding.map { $0 * w } } else { for i in 0..<width { mixed![i] += embedding[embedding.startIndex + i] * w } }
+            if mixed == nil { mixed = embedding.map { $0 * w } } else { for i in embedding.indices { mixed![i] += embedding[i] * w } }
         }
         guard var result = mixed else { return [Float](repeating: 0, count: width) }
         let norm = result.reduce(0) { $0 + $1 * $1 }.squareRoot()

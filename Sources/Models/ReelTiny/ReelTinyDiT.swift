@@ -176,7 +176,7 @@ struct DiTBlock: Sendable {
 /// same shape with a per-frame mask (1 = the frame is a given anchor), the pooled 384-d MiniLM text
 /// embedding (all zeros = no text, for guidance), the frame stride and the flow time t ∈ [0, 1].
 /// A model with `text_words` also takes MiniLM's per-token states: the text is then `[1 + L, 384]`,
-/// the pooled embedding followed by one row per token, all-zero rows padding (`TextInput`).
+/// the pooled embedding followed by one row per token, all-zero rows padding (`ClipGenerator.textInput`).
 /// Tokens are 2×2 spatial patches of `[x, anchors · mask, mask]`, one set per frame. Each block's
 /// self-attention spans the whole window, one frame, or one patch position over time, as the
 /// config's `attention_spans` says.
@@ -254,6 +254,7 @@ public struct ReelTinyDiT: Sendable {
     /// normalised (no affine), and the key mask: all-zero word rows are padding.
     func wordContext(tokens: Tensor, words: Tensor) -> (Tensor, AttentionMask) {
         let (n, k, length, width) = (tokens.shape[0], tokens.shape[1], words.shape[1], words.shape[2])
+        guard length > 0, let wordProjection else { return (tokens, .none) }
         var valid = [[Bool]](repeating: [Bool](repeating: true, count: k + length), count: n)
         for b in 0..<n {
             for j in 0..<length {
@@ -261,7 +262,6 @@ public struct ReelTinyDiT: Sendable {
                 valid[b][k + j] = words.scalars[row..<(row + width)].contains { $0 != 0 }
             }
         }
-        guard length > 0, let wordProjection else { return (tokens, .none) }
         let projected = wordProjection(words).layerNorm(epsilon: config.layerNormEps)
         return (Tensor.concatenate([tokens, projected], axis: 1), .keyPadding(valid))
     }
