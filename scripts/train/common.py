@@ -33,10 +33,27 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
+def cpu_has_bf16():
+    """Whether this CPU does bfloat16 arithmetic natively (AVX512-BF16 or AMX-BF16, /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def autocast(device):
     """bfloat16 mixed precision (fp32 master weights): about 3.5x faster matrix products on a CPU
-    with AVX512-BF16, and the usual speed-up on a GPU."""
-    if device.type in ("cpu", "cuda"):
+    with AVX512-BF16, and the usual speed-up on a GPU. On a CPU without native bfloat16 (an AVX2-only
+    machine, such as this project's AMD EPYC VMs of 2026-12-03) PyTorch emulates it and a VAE encode
+    ran many times slower than in float32, so there it is float32 (no autocast); set
+    REEL_TRAIN_BF16=1 or 0 to force either."""
+    forced = os.environ.get("REEL_TRAIN_BF16")
+    wanted = device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+    if forced in ("0", "1"):
+        wanted = forced == "1" and device.type in ("cpu", "cuda")
+    if wanted:
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

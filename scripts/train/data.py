@@ -1,10 +1,13 @@
 """Training data for reel-tiny: random frames for the VAE, and for the DiT a cache of encoded clips
 with their caption embeddings, plus the window/mask/caption sampling that makes its batches."""
+from typing import NamedTuple, Optional
+
 import numpy as np
 import torch
 
 import world
 from captions import ALL_COMBOS, TRAIN_COMBOS
+from layout import LAYOUT_DROP_PROBABILITY, layout_channels, subject_tracks
 from text_encoder import pack_text
 
 CLIP_FRAMES = 32          # frames per cached clip; windows of WINDOW frames are cut from them
@@ -96,14 +99,20 @@ def clip_jumps(specs, strides, starts):
                      for spec, stride, start in zip(specs, strides, starts)])
 
 
+def clip_tracks(specs, strides, starts):
+    """float32 [n, CLIP_FRAMES, 3]: the subject's (x, y, r) in every frame of each clip (layout.py)."""
+    return subject_tracks(specs, starts, strides, CLIP_FRAMES)
+
+
 def render_clip_batch(rng, combo_indices):
     """Renders one cached clip per combo index: frames [n, CLIP_FRAMES, 64, 64, 3], strides [n],
-    openings [n] (True for an opening clip, see OPENING_FRACTION) and jumps [n, CLIP_FRAMES - 1]."""
+    openings [n] (True for an opening clip, see OPENING_FRACTION), jumps [n, CLIP_FRAMES - 1] and
+    tracks [n, CLIP_FRAMES, 3] (clip_tracks)."""
     specs, strides, starts, openings = draw_clip_specs(rng, combo_indices)
     frames = np.empty((len(combo_indices), CLIP_FRAMES, world.SIZE, world.SIZE, 3), dtype=np.float32)
     for i, spec in enumerate(specs):
         frames[i] = world.render_clip(spec, int(starts[i]), CLIP_FRAMES, int(strides[i]))
-    return frames, strides, openings, clip_jumps(specs, strides, starts)
+    return frames, strides, openings, clip_jumps(specs, strides, starts), clip_tracks(specs, strides, starts)
 
 
 def anchor_mask(rng, kind):
@@ -128,18 +137,34 @@ def anchor_mask(rng, kind):
     return mask
 
 
+class Batch(NamedTuple):
+    """One training batch (ClipDataset.batch)."""
+    x0: torch.Tensor
+    mask: torch.Tensor
+    text: torch.Tensor
+    stride: torch.Tensor
+    layout: Optional[torch.Tensor]   # [size, WINDOW, LAYOUT_CHANNELS, H, W] with layouts, else None
+    combos: torch.Tensor             # TRAIN_COMBOS index of each window, -1 where the text was dropped
+
+    def to(self, device):
+        return Batch(*(None if v is None else v.to(device) for v in self))
+
+
 class ClipDataset:
     """Windows of encoded clips with masks and caption embeddings, sampled with a numpy Generator.
 
     latents: float16 [n, CLIP_FRAMES, C, H, W] raw VAE means; combos [n]; strides [n];
     caption_embeddings [u, 384]; caption_ids [len(TRAIN_COMBOS), k] rows of caption_embeddings;
     openings [n] bool or None (a cache made before openings: every window from anywhere);
-    jumps [n, CLIP_FRAMES - 1] bool or None (needed when JUMP_FREE_WINDOWS is on).
+    jumps [n, CLIP_FRAMES - 1] bool or None (needed when JUMP_FREE_WINDOWS is on);
+    tracks [n, CLIP_FRAMES, 3] float32 or None: the subject's (x, y, r) per frame, for a DiT that
+    reads layouts (layout.py; batches then carry them, dropped LAYOUT_DROP_PROBABILITY of the time).
     """
 
     def __init__(self, latents, combos, strides, caption_embeddings, caption_ids, shift, scale, openings=None,
-                 jumps=None, caption_words=None):
+                 jumps=None, caption_words=None, tracks=None):
         self.latents = latents
+        self.tracks = tracks
         # (float16 [u, L, 384] zero-padded, lengths [u]) or None: batches then give text as
         # text_encoder.pack_text does, [size, 1 + L, 384].
         self.caption_words = caption_words
@@ -167,8 +192,9 @@ class ClipDataset:
             self.opening_probabilities = opening_weights / opening_weights.sum()
 
     @classmethod
-    def load(cls, clips_path, captions_path, words_path=None):
-        """words_path: caption_words.npz (build_captions.py) for a DiT with text_words, else None."""
+    def load(cls, clips_path, captions_path, words_path=None, layouts=False):
+        """words_path: caption_words.npz (build_captions.py) for a DiT with text_words, else None;
+        layouts: batches carry the subject's layout (the cache must hold `tracks`)."""
         clips = np.load(clips_path)
         captions = np.load(captions_path)
         words = None
@@ -178,10 +204,14 @@ class ClipDataset:
                 raise ValueError(f"{words_path} holds {len(stored['words'])} captions, {captions_path} "
                                  f"{len(captions['embeddings'])}; run build_captions.py --words-only again")
             words = (stored["words"], stored["lengths"])
+        if layouts and "tracks" not in clips.files:
+            raise ValueError(f"{clips_path} has no `tracks` (made before layouts); run encode_clips.py --resume "
+                             f"on its work folder to add them")
         return cls(clips["latents"], clips["combos"], clips["strides"], captions["embeddings"],
                    captions["combo_caption_ids"], float(clips["shift"]), float(clips["scale"]),
                    clips["openings"] if "openings" in clips.files else None,
-                   clips["jumps"] if "jumps" in clips.files else None, words)
+                   clips["jumps"] if "jumps" in clips.files else None, words,
+                   clips["tracks"] if layouts else None)
 
     def text_normalisation(self):
         """(center [384], scale): the mean embedding of the training captions and the factor that
@@ -191,17 +221,19 @@ class ClipDataset:
         scale = 1.0 / np.sqrt(((used - center) ** 2).mean())
         return center.astype(np.float32), float(scale)
 
-    def batch(self, rng, size, with_combos=False):
-        """x0, anchors-mask, text, stride as tensors: x0 [size, WINDOW, C, H, W] (scaled latents),
-        mask [size, WINDOW], text [size, 384] (zeros when dropped; with caption words [size, 1 + L,
-        384] as text_encoder.pack_text gives), stride [size]; with_combos, also each window's
-        TRAIN_COMBOS index [size] (-1 where the text was dropped). The draws are the same either way."""
+    def batch(self, rng, size):
+        """A Batch: x0 [size, WINDOW, C, H, W] (scaled latents), mask [size, WINDOW], text [size, 384]
+        (zeros when dropped; with caption words [size, 1 + L, 384] as text_encoder.pack_text gives),
+        stride [size], layout (with tracks: layout_channels of each window's frames, zeros where
+        dropped; else None) and each window's TRAIN_COMBOS index [size] (-1 where the text was
+        dropped). Without tracks the draws are those of the recipe before layouts."""
         x0 = np.empty((size, WINDOW) + self.latents.shape[2:], dtype=np.float32)
         masks = np.empty((size, WINDOW), dtype=np.float32)
         text = np.zeros((size, self.caption_embeddings.shape[1]), dtype=np.float32)
         captions = np.full(size, -1, dtype=np.int64)
         strides = np.empty(size, dtype=np.float32)
         combos = np.full(size, -1, dtype=np.int64)
+        tracks = None if self.tracks is None else np.empty((size, WINDOW, 3), dtype=np.float32)
         # Draw order as before openings (clips, then per window step, offset, mask), so a cache
         # without openings gives the same batches as the recipe before them.
         clips = rng.choice(len(self.latents), size=size, p=self.clip_probabilities)
@@ -219,6 +251,8 @@ class ClipDataset:
                 if self.valid_offsets is not None and not self.valid_offsets[clip, step - 1, 0]:
                     step = 1
             x0[i] = self.latents[clip, offset:offset + step * WINDOW:step]
+            if tracks is not None:
+                tracks[i] = self.tracks[clip, offset:offset + step * WINDOW:step]
             strides[i] = self.strides[clip] * step
             masks[i] = anchor_mask(rng, kind)
             if rng.random() >= TEXT_DROP_PROBABILITY:
@@ -232,8 +266,13 @@ class ClipDataset:
             kept = captions >= 0
             text = pack_text(text, np.where(kept[:, None, None], words[np.maximum(captions, 0)].astype(np.float32), 0),
                              np.where(kept, lengths[np.maximum(captions, 0)], 0))
-        tensors = (torch.from_numpy(x0), torch.from_numpy(masks), torch.from_numpy(text), torch.from_numpy(strides))
-        return tensors + (torch.from_numpy(combos),) if with_combos else tensors
+        layout = None
+        if tracks is not None:
+            # Drawn after every other draw of the batch.
+            kept = torch.from_numpy(rng.random(size) >= LAYOUT_DROP_PROBABILITY)
+            layout = layout_channels(torch.from_numpy(tracks), x0.shape[-1]) * kept[:, None, None, None, None]
+        return Batch(torch.from_numpy(x0), torch.from_numpy(masks), torch.from_numpy(text), torch.from_numpy(strides),
+                     layout, torch.from_numpy(combos))
 
 
 def jump_free_offsets(jumps):

@@ -7,9 +7,11 @@ at a random stride from data.CLIP_STRIDES, a random start or an opening (data.OP
 Chunks from before openings are re-encoded; chunks from before jumps get them by replaying the
 chunk's draws (checked against the strides and openings they hold; re-encoded if those differ).
 Work is done in chunks saved under WORK/clip_chunks/ so a killed run resumes where it stopped.
+Chunks from before tracks get them the same way.
 Writes WORK/clips.npz: latents float16
 [n, CLIP_FRAMES, C, H, W], combos [n], strides [n], openings [n], jumps [n, CLIP_FRAMES - 1] (where
-the motion jumps, world.track_jumps), and the latent shift and scale
+the motion jumps, world.track_jumps), tracks [n, CLIP_FRAMES, 3] (the subject's x, y, r per frame,
+for layouts: layout.py), and the latent shift and scale
 (scalars such that (latent - shift) * scale has zero mean and unit variance over the whole set).
 """
 import argparse
@@ -20,7 +22,7 @@ import torch
 
 from captions import TRAIN_COMBOS
 from common import Log, add_runtime_arguments, autocast, setup_runtime
-from data import CLIP_FRAMES, clip_jumps, draw_clip_specs, render_clip_batch, to_model_pixels
+from data import CLIP_FRAMES, clip_jumps, clip_tracks, draw_clip_specs, render_clip_batch, to_model_pixels
 from models import VAE
 
 CHUNK = 512
@@ -34,15 +36,15 @@ def chunk_combos(chunk, clips, seed):
     return np.random.default_rng([seed, chunk]), combo_order[first:first + count]
 
 
-def replayed_jumps(part, chunk, clips, seed):
-    """The jumps of an encoded chunk saved without them, from its replayed draws; None when the
-    replay gives other strides or openings (the chunk was made with another recipe)."""
+def replayed(part, chunk, clips, seed):
+    """{"jumps", "tracks"} of an encoded chunk saved without them, from its replayed draws; None when
+    the replay gives other strides or openings (the chunk was made with another recipe)."""
     rng, combos = chunk_combos(chunk, clips, seed)
     specs, strides, starts, openings = draw_clip_specs(rng, combos)
     if not (np.array_equal(combos, part["combos"]) and np.array_equal(strides, part["strides"])
             and np.array_equal(openings, part["openings"])):
         return None
-    return clip_jumps(specs, strides, starts)
+    return {"jumps": clip_jumps(specs, strides, starts), "tracks": clip_tracks(specs, strides, starts)}
 
 
 def save_chunk(path, **arrays):
@@ -54,10 +56,10 @@ def save_chunk(path, **arrays):
 
 @torch.no_grad()
 def encode_chunk(vae, chunk, clips, seed, device, batch=64):
-    """Renders and encodes chunk `chunk` of `clips`: (latents, combos, strides, openings, jumps)."""
+    """Renders and encodes chunk `chunk` of `clips`: the arrays of its saved chunk."""
     rng, combos = chunk_combos(chunk, clips, seed)
     count = len(combos)
-    frames, strides, openings, jumps = render_clip_batch(rng, combos)
+    frames, strides, openings, jumps, tracks = render_clip_batch(rng, combos)
     frames = frames.reshape(-1, *frames.shape[2:])
     means = []
     for i in range(0, len(frames), batch):
@@ -66,7 +68,8 @@ def encode_chunk(vae, chunk, clips, seed, device, batch=64):
             mean = vae.encode(x)
         means.append(mean.float().cpu().numpy())
     latents = np.concatenate(means).reshape(count, CLIP_FRAMES, *means[0].shape[1:])
-    return latents.astype(np.float16), combos, strides, openings, jumps
+    return dict(latents=latents.astype(np.float16), combos=combos, strides=strides, openings=openings, jumps=jumps,
+                tracks=tracks)
 
 
 def main():
@@ -74,6 +77,9 @@ def main():
     parser.add_argument("--work", required=True)
     parser.add_argument("--clips", type=int, default=10240)
     parser.add_argument("--resume", action="store_true", help="keep chunks already encoded")
+    parser.add_argument("--chunks", type=int, default=0,
+                        help="encode only the first N chunks of CHUNK clips and write clips.npz from them "
+                             "(0 = all; the clips are those of the full run, so a later run without it resumes)")
     add_runtime_arguments(parser)
     args = parser.parse_args()
     device = setup_runtime(args)
@@ -87,17 +93,16 @@ def main():
     os.makedirs(chunk_dir, exist_ok=True)
     chunks = (args.clips + CHUNK - 1) // CHUNK
     parts = []
-    for chunk in range(chunks):
+    for chunk in range(min(chunks, args.chunks) if args.chunks else chunks):
         path = os.path.join(chunk_dir, f"{args.clips}_{args.seed}_{chunk:04d}.npz")
         part = np.load(path) if args.resume and os.path.exists(path) else None
-        if part is not None and "openings" in part.files and "jumps" not in part.files:
-            jumps = replayed_jumps(part, chunk, args.clips, args.seed)
-            if jumps is not None:
-                part = save_chunk(path, **{k: part[k] for k in part.files}, jumps=jumps)
-                log(f"clips: added jumps to chunk {chunk + 1}/{chunks} (replayed)")
-        if part is None or "jumps" not in part.files:
-            latents, combos, strides, openings, jumps = encode_chunk(vae, chunk, args.clips, args.seed, device)
-            part = save_chunk(path, latents=latents, combos=combos, strides=strides, openings=openings, jumps=jumps)
+        if part is not None and "openings" in part.files and "tracks" not in part.files:
+            added = replayed(part, chunk, args.clips, args.seed)
+            if added is not None:
+                part = save_chunk(path, **dict({k: part[k] for k in part.files}, **added))
+                log(f"clips: added jumps and tracks to chunk {chunk + 1}/{chunks} (replayed)")
+        if part is None or "tracks" not in part.files:
+            part = save_chunk(path, **encode_chunk(vae, chunk, args.clips, args.seed, device))
             log(f"clips: encoded chunk {chunk + 1}/{chunks}")
         parts.append(part)
     latents = np.concatenate([p["latents"] for p in parts])
@@ -107,7 +112,8 @@ def main():
     np.savez(tmp, latents=latents, combos=np.concatenate([p["combos"] for p in parts]),
              strides=np.concatenate([p["strides"] for p in parts]),
              openings=np.concatenate([p["openings"] for p in parts]),
-             jumps=np.concatenate([p["jumps"] for p in parts]), shift=shift, scale=scale)
+             jumps=np.concatenate([p["jumps"] for p in parts]), tracks=np.concatenate([p["tracks"] for p in parts]),
+             shift=shift, scale=scale)
     os.replace(tmp, os.path.join(args.work, "clips.npz"))
     log(f"clips: {len(latents)} clips, latent shape {latents.shape[1:]}, shift {shift:.4f}, scale {scale:.4f}, "
         f"per-channel std {np.round(values.std(axis=(0, 1, 3, 4)), 2).tolist()}")

@@ -37,6 +37,15 @@ def world_clips(prompts, stride, seed):
     return np.stack(clips)
 
 
+def world_tracks(prompts, stride, seed):
+    """Tracks [n, WINDOW, 3] of world openings (world.opening_spec) of the prompts' attributes."""
+    from layout import subject_tracks
+    rng = np.random.default_rng([seed, stride, 1])
+    specs = [world.opening_spec(rng, p["background"] or rng.choice(list(world.BACKGROUNDS)), p["colour"], p["shape"],
+                                p["size"] or rng.choice(list(world.SIZES)), p["motion"]) for p in prompts]
+    return torch.from_numpy(subject_tracks(specs, [0] * len(specs), [stride] * len(specs), WINDOW))
+
+
 def vae_round_trip(model, clips):
     pixels = to_model_pixels(clips.reshape(-1, *clips.shape[2:]).astype(np.float32) / 255.0)
     return to_uint8_frames(model.decode(model.encode(pixels))).reshape(clips.shape)
@@ -65,6 +74,9 @@ def main():
     parser.add_argument("--batch", type=int, default=24, help="prompts sampled together")
     parser.add_argument("--limit", type=int, default=0, help="only the first N prompts (smoke tests)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 matrix products (faster, not what Swift runs)")
+    parser.add_argument("--world-tracks", action="store_true",
+                        help="a model with layouts follows tracks of world openings of each prompt's attributes "
+                             "instead of its planner's (the DiT's fidelity to a layout, without the planner)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--report", help="JSON report path")
     parser.add_argument("--sheets", help="folder for a contact sheet per stride")
@@ -89,9 +101,11 @@ def main():
               "strides": {}}
     for stride in args.strides:
         if args.source == "model":
+            tracks = world_tracks(prompts, stride, args.seed) if args.world_tracks else None
             clips = np.concatenate([
                 generate(model, embeddings[i:i + args.batch], [stride] * len(embeddings[i:i + args.batch]),
-                         args.seed + i, steps, cfg, shift, args.bf16)
+                         args.seed + i, steps, cfg, shift, args.bf16,
+                         None if tracks is None else tracks[i:i + args.batch])
                 for i in range(0, len(prompts), args.batch)])
         else:
             clips = world_clips(prompts, stride, args.seed)

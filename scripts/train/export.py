@@ -4,7 +4,8 @@ each weights file).
 
   python export.py --work /tmp/reeltrain --out models/reel-tiny
 
-The DiT weights are the EMA weights. The exported encoder keeps only the posterior-mean channels of
+The DiT weights are the EMA weights. With WORK/planner.pt (train_planner.py) the track planner is
+exported too (planner.safetensors, config "planner"), for a DiT trained with --layout. The exported encoder keeps only the posterior-mean channels of
 conv_out, so it maps a frame straight to its latent mean.
 """
 import argparse
@@ -17,6 +18,7 @@ from safetensors.torch import save_file
 
 from common import write_json_atomic
 from data import CLIP_STRIDES, MASK_KINDS, SUBSAMPLE_PROBABILITY, TEXT_DROP_PROBABILITY, WINDOW
+from layout import TRACK_CENTER, TRACK_SCALE
 from models import DIT_NORM_EPS, GROUPS, VAE_NORM_EPS, attention_spans
 import world
 
@@ -51,7 +53,8 @@ def vae_state_for_export(state, latent_channels):
 
 def dit_state_for_export(checkpoint):
     """The EMA weights with the training-time text normalisation folded into text_mlp.fc1:
-    W (s (e - c)) + b = (s W) e + (b - s W c), so the exported model takes the raw embedding."""
+    W (s (e - c)) + b = (s W) e + (b - s W c), so the exported model takes the raw embedding.
+    The same for the track planner's checkpoint."""
     state = {name: value.float() for name, value in checkpoint["ema"].items()}
     if "text_center" in checkpoint:
         center = torch.as_tensor(checkpoint["text_center"], dtype=torch.float32)
@@ -171,8 +174,37 @@ def main():
         },
         "world": "docs/world.md",
     }
+    files = ["vae.safetensors", "dit.safetensors"]
+    if dit_hp.get("layout_channels"):
+        config["dit"]["layout_channels"] = dit_hp["layout_channels"]
+        config["dit"]["layout_meaning"] = (
+            "layout_channels more input channels after [x_t, anchors * mask, mask]: the subject's track (x, y, r "
+            "in pixels per frame) as g, g * dx, g * dy, g * r / cell per latent pixel, cell = 64 / latent_size, "
+            "(dx, dy) = (centre - latent pixel centre) / cell, g = exp(-(dx^2 + dy^2) / 2); zeros = no layout. "
+            "Guidance: both passes see the layout")
+        planner_path = os.path.join(args.work, "planner.pt")
+        if not os.path.exists(planner_path):
+            raise SystemExit(f"export: the DiT reads layouts but {planner_path} is missing; run train_planner.py")
+        planner = torch.load(planner_path, map_location="cpu", weights_only=False)
+        planner_sha = half_precision(dit_state_for_export(planner), metadata,
+                                     os.path.join(args.out, "planner.safetensors"))
+        files.append("planner.safetensors")
+        config["planner"] = {
+            "weights": "planner.safetensors", "sha256": planner_sha, "dtype": "float16", "weights_are": "EMA",
+            **planner["hyperparameters"], "steps": 24, "cfg_scale": 1.0,
+            "track": "[frames, 3]: (x, y, r) in pixels, normalised as (v - center) / scale",
+            "track_center": list(TRACK_CENTER), "track_scale": list(TRACK_SCALE),
+            "forward": "c = silu(time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_mlp(text)); "
+                       "h = inp(z); per block: (shift, scale, gate) = modulations[i](c) split in 3; "
+                       "h += gate * mlps[i].fc2(silu(mlps[i].fc1(layer_norm(h) * (1 + scale) + shift))); "
+                       "(shift, scale) = modulation_out(c); v = out(layer_norm(h) * (1 + scale) + shift)",
+            "sampler": "Euler from t = 1 (z = noise, [frames * 3]) to 0 in `steps` uniform steps; "
+                       "v = v_null + cfg_scale * (v_text - v_null) when cfg_scale != 1",
+            "training": {"steps": planner["step"], "batch": planner["batch"], "lr": planner["lr"],
+                         "seed": planner["seed"], "wall_seconds": round(planner["elapsed"])},
+        }
     write_json_atomic(config, os.path.join(args.out, "config.json"))
-    sizes = {name: os.path.getsize(os.path.join(args.out, name)) for name in ("vae.safetensors", "dit.safetensors")}
+    sizes = {name: os.path.getsize(os.path.join(args.out, name)) for name in files}
     print(f"export: wrote {args.out} ({', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in sizes.items())})")
 
 

@@ -338,11 +338,14 @@ class DiT(nn.Module):
     (each projected to dim and normalised); text is then [n, 1 + L, 384]: row 0 the pooled
     embedding, rows 1.. the tokens, all-zero rows padding (text_encoder.pack_text). A [n, 384]
     text is taken as having no word rows.
+    layout_channels: 0, or layout.LAYOUT_CHANNELS: the subject's layout in every frame as that many
+    more input channels (forward's layout [n, T, L, H, W], layout.layout_channels; None or zeros =
+    no layout), appended after [x, anchors * mask, mask].
     """
 
     def __init__(self, frames=16, latent_channels=8, latent_size=8, patch=2, dim=256, depth=8, heads=4,
                  mlp_ratio=4, text_dim=384, frequency_dim=256, attention="full", local_mixing="none", text_tokens=0,
-                 text_words=False):
+                 text_words=False, layout_channels=0):
         super().__init__()
         if text_words and not text_tokens:
             raise ValueError("text_words needs text_tokens >= 1 (the pooled token is what a text without words, "
@@ -350,7 +353,8 @@ class DiT(nn.Module):
         self.frames, self.channels, self.latent_size, self.patch = frames, latent_channels, latent_size, patch
         self.frequency_dim = frequency_dim
         self.grid = latent_size // patch
-        in_features = (2 * latent_channels + 1) * patch * patch
+        self.layout_channels = layout_channels
+        in_features = (2 * latent_channels + 1 + layout_channels) * patch * patch
         self.patch_embed = nn.Linear(in_features, dim)
         self.register_buffer("position", position_table(frames, self.grid, self.grid, dim), persistent=True)
         self.time_mlp = MLP(frequency_dim, dim, dim, F.silu)
@@ -445,9 +449,13 @@ class DiT(nn.Module):
         x = tokens.reshape(n, self.frames, g, g, c, p, p).permute(0, 1, 4, 2, 5, 3, 6)
         return x.reshape(n, self.frames, c, g * p, g * p)
 
-    def forward(self, x, anchors, mask, text, stride, t):
+    def forward(self, x, anchors, mask, text, stride, t, layout=None):
         m = mask[:, :, None, None, None].to(x.dtype).expand(-1, -1, 1, *x.shape[-2:])
-        inputs = torch.cat([x, anchors * m, m], dim=2)
+        parts = [x, anchors * m, m]
+        if self.layout_channels:
+            parts.append(x.new_zeros(x.shape[:2] + (self.layout_channels,) + x.shape[3:]) if layout is None
+                         else layout.to(x.dtype))
+        inputs = torch.cat(parts, dim=2)
         h = self.patch_embed(self.patchify(inputs)) + self.position
         words = None
         if text.dim() == 3:
@@ -462,3 +470,53 @@ class DiT(nn.Module):
             h = block(h, c, context, context_mask)
         shift, scale = self.modulation_out(F.silu(c)).chunk(2, dim=-1)
         return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))
+
+
+class TrackPlanner(nn.Module):
+    """Flow-matching model of the subject's track [T, 3] (layout.py's normalised x, y, r per frame)
+    given the prompt and the frame stride: the first stage of layout-then-video generation.
+
+    forward(z [n, T * 3] noisy track, text [n, 384] pooled MiniLM embedding (zeros = none), stride
+    [n], t [n]) -> velocity [n, T * 3] (noise - track, the DiT's convention). A residual MLP: z is
+    projected to `dim`, then `depth` blocks h += gate * fc2(silu(fc1(modulate(layer_norm(h), shift,
+    scale)))) with (shift, scale, gate) from the conditioning (adaLN-zero, as the DiT), then the
+    modulated final norm and a linear map back. Conditioning: time, stride and text embeddings as the
+    DiT makes them; the text is normalised like the DiT's (text_center, text_scale; folded into
+    text_mlp.fc1 on export)."""
+
+    def __init__(self, frames=16, dim=256, depth=4, mlp_ratio=2, text_dim=384, frequency_dim=256):
+        super().__init__()
+        self.frames, self.frequency_dim = frames, frequency_dim
+        self.inp = nn.Linear(frames * 3, dim)
+        self.time_mlp = MLP(frequency_dim, dim, dim, F.silu)
+        self.stride_mlp = MLP(frequency_dim, dim, dim, F.silu)
+        self.text_mlp = MLP(text_dim, dim, dim, F.silu)
+        self.register_buffer("text_center", torch.zeros(text_dim), persistent=False)
+        self.register_buffer("text_scale", torch.ones(()), persistent=False)
+        self.modulations = nn.ModuleList([nn.Linear(dim, 3 * dim) for _ in range(depth)])
+        self.mlps = nn.ModuleList([MLP(dim, mlp_ratio * dim, dim, F.silu) for _ in range(depth)])
+        self.modulation_out = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, frames * 3)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        for layer in list(self.modulations) + [self.modulation_out, self.out]:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def set_text_normalisation(self, center, scale):
+        self.text_center.copy_(torch.as_tensor(center, dtype=torch.float32))
+        self.text_scale.fill_(float(scale))
+
+    def forward(self, z, text, stride, t):
+        c = (self.time_mlp(sinusoidal_embedding(1000.0 * t, self.frequency_dim))
+             + self.stride_mlp(sinusoidal_embedding(DiT.stride_value(stride), self.frequency_dim))
+             + self.text_mlp((text - self.text_center) * self.text_scale))
+        c = F.silu(c)
+        h = self.inp(z)[:, None]    # one token: modulate broadcasts over a token axis
+        for modulation, mlp in zip(self.modulations, self.mlps):
+            shift, scale, gate = modulation(c).chunk(3, dim=-1)
+            h = h + gate[:, None] * mlp(modulate(F.layer_norm(h, h.shape[-1:], eps=DIT_NORM_EPS), shift, scale))
+        shift, scale = self.modulation_out(c).chunk(2, dim=-1)
+        return self.out(modulate(F.layer_norm(h, h.shape[-1:], eps=DIT_NORM_EPS), shift, scale))[:, 0]

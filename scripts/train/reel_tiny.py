@@ -7,11 +7,12 @@ import torch
 from safetensors.torch import load_file
 
 from export import sha256
-from models import DiT, VAE
+from models import DiT, TrackPlanner, VAE
 
 
 class ReelTiny:
-    """The exported VAE and DiT plus the latent normalisation between them."""
+    """The exported VAE and DiT plus the latent normalisation between them, and the track planner
+    (None for a model without layouts)."""
 
     def __init__(self, folder, device="cpu"):
         with open(os.path.join(folder, "config.json")) as f:
@@ -25,8 +26,15 @@ class ReelTiny:
                        attention=dit_config.get("attention_layout", "full"),
                        local_mixing=dit_config.get("local_mixing", "none"),
                        text_tokens=dit_config.get("text_tokens", 0),
-                       text_words=dit_config.get("text_words", False))
-        for module, section in ((self.vae, vae_config), (self.dit, dit_config)):
+                       text_words=dit_config.get("text_words", False),
+                       layout_channels=dit_config.get("layout_channels", 0))
+        planner_config = self.config.get("planner")
+        self.planner = None if planner_config is None else TrackPlanner(
+            **{k: planner_config[k] for k in ("frames", "dim", "depth", "mlp_ratio", "text_dim", "frequency_dim")})
+        self.planner_settings = {k: planner_config[k] for k in ("steps", "cfg_scale")} if planner_config else None
+        modules = [(self.vae, vae_config), (self.dit, dit_config)] + ([(self.planner, planner_config)]
+                                                                       if self.planner is not None else [])
+        for module, section in modules:
             path = os.path.join(folder, section["weights"])
             if sha256(path) != section["sha256"]:
                 raise ValueError(f"{path}: sha256 does not match config.json")

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from images import contact_sheet, write_png
+from layout import layout_channels
 from models import correlated_noise
 from reel_tiny import ReelTiny
 from text_encoder import load_text_encoder, text_input
@@ -27,12 +28,13 @@ def time_schedule(steps, shift):
 
 
 @torch.no_grad()
-def sample(dit, text, stride, noise, steps, cfg_scale, shift, anchors=None, mask=None, bfloat16=False):
+def sample(dit, text, stride, noise, steps, cfg_scale, shift, anchors=None, mask=None, bfloat16=False, layout=None):
     """Integrates dx/dt = v from t = 1 (x = noise) to t = 0 and returns x0 [n, T, C, H, W].
 
     text [n, 384] or, for a DiT with text_words, [n, 1 + L, 384] (zeros = unconditional), stride [n], noise [n, T, C, H, W], anchors like noise
     and mask [n, T] (1 = anchor frame) or None. Anchor frames are reset to (1 - t) anchor + t noise
     after every step. With cfg_scale != 1 the conditional and unconditional passes run as one batch.
+    layout [n, T, L, H, W] (layout.layout_channels) or None; both passes see it (guidance is on the text).
     """
     n = noise.shape[0]
     anchors = torch.zeros_like(noise) if anchors is None else anchors
@@ -47,11 +49,12 @@ def sample(dit, text, stride, noise, steps, cfg_scale, shift, anchors=None, mask
         with precision:
             if guided:
                 v = dit(torch.cat([x, x]), torch.cat([anchors, anchors]), torch.cat([mask, mask]),
-                        torch.cat([text, torch.zeros_like(text)]), torch.cat([stride, stride]), torch.cat([tt, tt]))
+                        torch.cat([text, torch.zeros_like(text)]), torch.cat([stride, stride]), torch.cat([tt, tt]),
+                        None if layout is None else torch.cat([layout, layout]))
                 v_text, v_null = v.float().chunk(2)
                 v = v_null + cfg_scale * (v_text - v_null)
             else:
-                v = dit(x, anchors, mask, text, stride, tt).float()
+                v = dit(x, anchors, mask, text, stride, tt, layout).float()
         x = x + (t_next - t) * v
         x = torch.where(frame_mask, (1.0 - t_next) * anchors + t_next * noise, x)
     return x
@@ -63,15 +66,32 @@ def to_uint8_frames(pixels):
     return values.movedim(-3, -1).cpu().numpy()
 
 
-def generate(model, texts_embedded, strides, seed, steps, cfg_scale, shift, bfloat16=False):
+def plan_layout(model, texts_embedded, strides, seed, tracks=None):
+    """The DiT's layout input for a model with a planner: tracks [n, T, 3] in pixels (default: drawn
+    by the planner from the pooled text, its noise from `seed` + 1) made into layout channels; None
+    for a model without layouts."""
+    if not model.dit.layout_channels:
+        return None
+    if tracks is None:
+        from train_planner import sample_tracks
+        pooled = torch.as_tensor(texts_embedded, dtype=torch.float32)
+        pooled = pooled[:, 0] if pooled.dim() == 3 else pooled
+        tracks = sample_tracks(model.planner, pooled, torch.as_tensor(strides, dtype=torch.float32),
+                               torch.Generator().manual_seed(seed + 1), **model.planner_settings)
+    return layout_channels(tracks, model.dit.latent_size).to(model.device)
+
+
+def generate(model, texts_embedded, strides, seed, steps, cfg_scale, shift, bfloat16=False, tracks=None):
     """Clips (uint8 [n, T, 64, 64, 3]) for text inputs [n, 384] (or [n, 1 + L, 384], text_encoder.text_input)
-    and strides [n]; noise from `seed`."""
+    and strides [n]; noise from `seed`. A model with layouts follows `tracks` [n, T, 3] (pixels), or
+    its planner's tracks when None (plan_layout)."""
     dit = model.dit
     shape = (len(texts_embedded), dit.frames, dit.channels, dit.latent_size, dit.latent_size)
     noise = correlated_noise(shape, model.noise_shared, torch.Generator().manual_seed(seed)).to(model.device)
+    layout = plan_layout(model, texts_embedded, strides, seed, tracks)
     latents = sample(dit, torch.as_tensor(texts_embedded, device=model.device),
                      torch.as_tensor(strides, dtype=torch.float32, device=model.device), noise, steps, cfg_scale,
-                     shift, bfloat16=bfloat16)
+                     shift, bfloat16=bfloat16, layout=layout)
     return to_uint8_frames(model.decode(latents))
 
 

@@ -7,7 +7,7 @@
 #                              [--no-eval | --eval-limit N] [--dit-recalibrate] [--noise-shared F]
 #                              [--motion-loss W] [--attention factorised|full] [--vae-from MODEL]
 #                              [--latent f8c8|f4c4] [--local-mixing none|shift] [--text-tokens K]
-#                              [--text-words] [--t-mean-unanchored F]
+#                              [--text-words] [--t-mean-unanchored F] [--layout] [--dit-init-from MODEL]
 #
 # --noise-shared F: the fraction of the DiT's noise variance a window's frames share (train_dit.py
 # --noise-shared; exported to config.json as noise.shared_fraction, which Reel's sampler follows).
@@ -24,6 +24,10 @@
 # --text-words: the blocks also cross-attend to MiniLM's per-token states of the caption
 # (train_dit.py --text-words; sets --text-tokens to 1 if it is 0). --t-mean-unanchored F: the
 # logit-normal location of the flow times of windows without anchors (default: that of the rest, 0.5).
+# --layout: layout-then-video (scripts/train/layout.py): a planner phase trains the track planner
+# (train_planner.py, about 11 min on 2 threads) and the DiT reads the subject's layout (train_dit.py
+# --layout). --dit-init-from MODEL: the DiT starts from MODEL's exported DiT (train_dit.py
+# --init-from; with --layout its new input channels start at zero), EMA 0.99 instead of 0.999.
 #
 # --dit-steps caps the DiT's step count (the time budget may allow more); it also applies when an
 # interrupted run is resumed, so a run can be shortened mid-way. --dit-recalibrate, on a resumed
@@ -58,6 +62,7 @@ TEXT_TOKENS=0
 TEXT_WORDS=0
 VAE_FROM=""
 LATENT=f8c8
+LAYOUT=0
 DIT_EXTRA=()
 
 while [ $# -gt 0 ]; do
@@ -82,7 +87,9 @@ while [ $# -gt 0 ]; do
         --t-mean-unanchored) DIT_EXTRA+=(--t-mean-unanchored "$2"); shift 2 ;;
         --vae-from) VAE_FROM="$2"; shift 2 ;;
         --latent) LATENT="$2"; shift 2 ;;
-        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+        --layout) LAYOUT=1; DIT_EXTRA+=(--layout); shift ;;
+        --dit-init-from) DIT_EXTRA+=(--init-from "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")" --ema 0.99); shift 2 ;;
+        -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
         *) echo "train_all: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -126,6 +133,10 @@ if [ "$TEXT_WORDS" = 1 ]; then
     DIT_EXTRA+=(--text-words)
     # A work folder whose captions were built before the word states were written.
     [ -e "$WORK/caption_words.npz" ] || "$PY" build_captions.py --work "$WORK" --threads "$THREADS" --words-only
+fi
+if [ "$LAYOUT" = 1 ]; then
+    run_phase planner "$WORK/planner_done.json" \
+        "$PY" train_planner.py --work "$WORK" --threads "$THREADS"
 fi
 run_phase clips "$WORK/clips.npz" \
     "$PY" encode_clips.py --work "$WORK" --clips "$CLIPS" --threads "$THREADS" --resume

@@ -7,11 +7,14 @@ pure noise), the model predicts v = noise - x0, t ~ logit-normal(--t-mean, 1); t
 (anchor frames included), plus --motion-loss times the MSE of the error's frame-to-frame differences.
 Attention is factorised by default (blocks alternate within-frame and across-frame; --attention full
 for the earlier layout). Text is replaced by zeros 10% of the time (classifier-free guidance).
+With --layout the DiT also reads the subject's layout in every frame (layout.py; dropped 30% of the
+time), the second stage of layout-then-video generation (train_planner.py trains the first).
 Keeps an EMA of the weights (exported). Writes WORK/dit.pt every --checkpoint-every steps and at
 the end, and WORK/dit_done.json.
 """
 import argparse
 import copy
+import json
 import math
 import os
 import time
@@ -24,12 +27,14 @@ from common import (Log, StepBudget, add_runtime_arguments, autocast, parameter_
 import world
 from captions import TRAIN_COMBOS
 from data import ClipDataset
+from layout import LAYOUT_CHANNELS
 from models import LOCAL_MIXING, DiT, correlated_noise
 from reel_tiny import ReelTiny
 
 DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "patch": 2, "dim": 256, "depth": 8,
                        "heads": 4, "mlp_ratio": 4, "text_dim": 384, "frequency_dim": 256, "attention": "factorised",
-                       "local_mixing": "shift", "text_tokens": 0, "text_words": False}
+                       "local_mixing": "shift", "text_tokens": 0, "text_words": False,
+                       "layout_channels": 0}
 
 
 def learning_rate(step, total, peak, warmup=300):
@@ -40,7 +45,7 @@ def learning_rate(step, total, peak, warmup=300):
     return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0):
+def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0, layout=None):
     """MSE between the predicted and the true velocity noise - x0 at x_t = (1 - t) x0 + t noise,
     plus motion_weight times the MSE of the error's frame-to-frame differences.
 
@@ -51,7 +56,7 @@ def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0):
     motion check fails on, and the plain MSE spends most of its signal on per-frame appearance."""
     tt = t[:, None, None, None, None]
     xt = (1.0 - tt) * x0 + tt * noise
-    velocity = model(xt, x0, mask, text, stride, t)
+    velocity = model(xt, x0, mask, text, stride, t, layout)
     error = velocity.float() - (noise - x0)
     loss = error.pow(2).mean()
     if motion_weight:
@@ -60,15 +65,17 @@ def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0):
 
 
 # Parts a run may add to an exported DiT it starts from: new cross-attention (its output starts at
-# zero, so the grown DiT computes what the exported one did) and the word projection.
-GROWABLE = ("text_tokens", "text_words")
+# zero, so the grown DiT computes what the exported one did), the word projection, and layout input
+# channels (patch_embed's new columns start at zero).
+GROWABLE = ("text_tokens", "text_words", "layout_channels")
 
 
 def exported_dit_state(folder, hyperparameters):
     """The float32 state dict of an exported model's DiT (ReelTiny checks each weights file against
     config.json's sha256), after checking that its config matches the DiT this run builds (latent
     shape from the clip cache, --attention, --patch). A DiT without text tokens or words may grow
-    them (GROWABLE); the state dict then lacks their weights."""
+    them (GROWABLE); the state dict then lacks their weights. One without layout channels may grow
+    them: patch_embed.weight gets zero columns for their features (the last ones of each token)."""
     try:
         exported = ReelTiny(folder)
     except ValueError as error:
@@ -76,13 +83,18 @@ def exported_dit_state(folder, hyperparameters):
     config = exported.config["dit"]
     config = dict(config, attention=config.get("attention_layout", "full"),
                   local_mixing=config.get("local_mixing", "none"), text_tokens=config.get("text_tokens", 0),
-                  text_words=config.get("text_words", False))
+                  text_words=config.get("text_words", False), layout_channels=config.get("layout_channels", 0))
     mismatched = {k: (config[k], v) for k, v in hyperparameters.items() if k in config and config[k] != v
                   and not (k in GROWABLE and not config[k])}
     if mismatched:
         raise SystemExit(f"dit: {folder} does not match this run (exported, this run): {mismatched}; "
                          f"use a clip cache encoded with that model's VAE and the same --attention/--patch")
-    return exported.dit.state_dict()
+    state = exported.dit.state_dict()
+    grown = (hyperparameters["layout_channels"] - config["layout_channels"]) * hyperparameters["patch"] ** 2
+    if grown:
+        weight = state["patch_embed.weight"]
+        state["patch_embed.weight"] = torch.cat([weight, weight.new_zeros(weight.shape[0], grown)], dim=1)
+    return state
 
 
 TEXT_ATTRIBUTES = {"background": list(world.BACKGROUNDS), "colour": list(world.COLOURS), "shape": list(world.SHAPES),
@@ -130,12 +142,13 @@ def check_resumable(state, hyperparameters, noise_shared):
     if state.get("noise_shared", 0.0) != noise_shared:
         raise SystemExit(f"dit: the checkpoint was trained with --noise-shared {state.get('noise_shared', 0.0)}; "
                          f"resume with the same value (or start a new work folder)")
-    keys = ("attention", "local_mixing", "text_tokens", "text_words", "dim", "depth")
+    keys = ("attention", "local_mixing", "text_tokens", "text_words", "layout_channels", "dim", "depth")
     trained = {k: state["hyperparameters"].get(k, CHECKPOINT_DEFAULTS[k]) for k in keys}
     asked = {k: hyperparameters[k] for k in keys}
     if trained != asked:
         raise SystemExit(f"dit: the checkpoint was trained with {trained}, this run asks for {asked}; "
-                         f"resume with the same --attention/--local-mixing/--text-tokens/--text-words/--dim/--depth "
+                         f"resume with the same --attention/--local-mixing/--text-tokens/--text-words/--layout/"
+                         f"--dim/--depth "
                          f"(or start a new work folder)")
 
 
@@ -157,11 +170,12 @@ def update_ema(ema, model, decay):
 def fixed_validation_batch(dataset, size, seed, device, shared_fraction):
     """A fixed batch (windows, masks, noise, times spread over (0, 1)) for a comparable loss curve."""
     rng = np.random.default_rng(seed)
-    x0, mask, text, stride = dataset.batch(rng, size)
+    batch = dataset.batch(rng, size).to(device)
     generator = torch.Generator().manual_seed(seed)
-    noise = correlated_noise(x0.shape, shared_fraction, generator)
-    t = (torch.arange(size, dtype=torch.float32) + 0.5) / size
-    return [v.to(device) for v in (x0, mask, text, stride, t, noise)]
+    noise = correlated_noise(batch.x0.shape, shared_fraction, generator).to(device)
+    t = ((torch.arange(size, dtype=torch.float32) + 0.5) / size).to(device)
+    return dict(x0=batch.x0, mask=batch.mask, text=batch.text, stride=batch.stride, t=t, noise=noise,
+                layout=batch.layout)
 
 
 def main():
@@ -202,6 +216,9 @@ def main():
     parser.add_argument("--text-words", action="store_true",
                         help="the blocks also cross-attend to MiniLM's per-token states of the caption (needs "
                              "--text-tokens >= 1 and WORK/caption_words.npz from build_captions.py)")
+    parser.add_argument("--layout", action="store_true",
+                        help="the DiT also reads the subject's layout in every frame (layout.py: LAYOUT_CHANNELS "
+                             "more input channels, dropped 30%% of the time); needs a clip cache with `tracks`")
     parser.add_argument("--dim", type=int, default=DIT_HYPERPARAMETERS["dim"],
                         help="token width (smaller for quick architecture probes)")
     parser.add_argument("--depth", type=int, default=DIT_HYPERPARAMETERS["depth"], help="number of blocks")
@@ -225,11 +242,13 @@ def main():
     checkpoint_path = os.path.join(args.work, "dit.pt")
 
     dataset = ClipDataset.load(os.path.join(args.work, "clips.npz"), os.path.join(args.work, "captions.npz"),
-                               os.path.join(args.work, "caption_words.npz") if args.text_words else None)
+                               os.path.join(args.work, "caption_words.npz") if args.text_words else None,
+                               layouts=args.layout)
     # The latent's channels and size come from the clip cache (the VAE that encoded it).
     _, _, channels, size, _ = dataset.latents.shape
     hyperparameters = dict(DIT_HYPERPARAMETERS, attention=args.attention, local_mixing=args.local_mixing,
-                           text_tokens=args.text_tokens, text_words=args.text_words, dim=args.dim, depth=args.depth, latent_channels=int(channels),
+                           text_tokens=args.text_tokens, text_words=args.text_words,
+                           layout_channels=LAYOUT_CHANNELS if args.layout else 0, dim=args.dim, depth=args.depth, latent_channels=int(channels),
                            latent_size=int(size), patch=args.patch or max(1, int(size) // 4))
     model = DiT(**hyperparameters).to(device)
     text_center, text_scale = dataset.text_normalisation()
@@ -242,6 +261,14 @@ def main():
         # in), so train on raw embeddings: identity normalisation, which export folds as a no-op.
         text_center, text_scale = np.zeros_like(text_center), 1.0
         log(f"dit: initialised from {args.init_from}")
+    if args.init_from:
+        # The exported DiT works in its own latent normalisation; a cache encoded with the same VAE
+        # gives nearly the same shift and scale, but the DiT's must hold exactly (export writes them).
+        with open(os.path.join(args.init_from, "config.json")) as f:
+            exported_vae = json.load(f)["vae"]
+        log(f"dit: latent shift/scale of {args.init_from} ({exported_vae['latent_shift']:.5f}, "
+            f"{exported_vae['latent_scale']:.5f}) instead of the cache's ({dataset.shift:.5f}, {dataset.scale:.5f})")
+        dataset.shift, dataset.scale = exported_vae["latent_shift"], exported_vae["latent_scale"]
     model.set_text_normalisation(text_center, text_scale)
     ema = copy.deepcopy(model).requires_grad_(False)
     heads = TextAttributeHeads(hyperparameters["dim"]).to(device) if args.text_aux else None
@@ -296,13 +323,13 @@ def main():
     started = last_log = time.monotonic()
     recent, recent_aux = [], []
     while budget.total is None or step < budget.total:
-        x0, mask, text, stride, combos = (v.to(device) for v in dataset.batch(rng, args.batch, with_combos=True))
+        x0, mask, text, stride, layout, combos = dataset.batch(rng, args.batch).to(device)
         t = torch.sigmoid(torch.randn(args.batch) + flow_time_locations(mask, args)).to(device)
         noise = correlated_noise(x0.shape, args.noise_shared).to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)
         with autocast(device):
-            loss = flow = flow_loss(model, x0, mask, text, stride, t, noise, args.motion_loss)
+            loss = flow = flow_loss(model, x0, mask, text, stride, t, noise, args.motion_loss, layout)
             if heads is not None:
                 aux = heads.loss(model, text, combos)
                 recent_aux.append(aux.item())
@@ -324,7 +351,7 @@ def main():
             recent, recent_aux, last_log = [], [], now
         if step % args.validate_every == 0:
             with torch.no_grad(), autocast(device):
-                val = flow_loss(ema, *validation).item()
+                val = flow_loss(ema, **validation).item()
             log(f"dit step {step} validation loss (EMA, fixed batch) {val:.4f}")
         if step % args.checkpoint_every == 0:
             save()

@@ -1,0 +1,66 @@
+"""Subject layouts: where the subject is, and how big, in every frame of a window.
+
+A layout is a track [T, 3] of (centre x, centre y, radius) in pixels, the world's own coordinates
+(world.subject_state). The DiT reads it as LAYOUT_CHANNELS extra input channels per latent pixel
+(layout_channels): a Gaussian bump of width one latent pixel around the subject's centre, that
+bump times the centre's offset from the latent pixel (x and y, in latent pixels) and times the
+radius (in latent pixels). The offsets carry the position to a fraction of a pixel, which a bump
+sampled at 8-pixel spacing alone would blur. All zeros means "no layout": the DiT was trained with
+layouts dropped (LAYOUT_DROP_PROBABILITY) and then draws the subject wherever the words and the
+anchors lead it, as before layouts existed.
+
+The track planner (models.TrackPlanner, train_planner.py) draws a track from the prompt; the DiT
+then draws the window around it. This is the layout-then-video factorisation of layout-guided
+video generation (a planner proposes per-frame boxes, the video model follows them): where a
+subject goes is a 48-number decision the planner learns in minutes, instead of something the
+DiT has to infer from a few words through a 256-token window at high noise, which twelve
+sessions of CPU training did not teach it (models/reel-tiny/README.md, "Known problems").
+
+Swift re-implements layout_channels (Sources/Models/ReelTiny/SubjectLayout.swift); keep the two in
+sync.
+"""
+import numpy as np
+import torch
+
+import world
+
+LAYOUT_CHANNELS = 4
+LAYOUT_DROP_PROBABILITY = 0.3
+# The planner's coordinates: (x - 32) / 16, (y - 32) / 16, (r - 8) / 4 (about unit spread).
+TRACK_CENTER = (32.0, 32.0, 8.0)
+TRACK_SCALE = (16.0, 16.0, 4.0)
+
+
+def subject_tracks(specs, starts, strides, count):
+    """float32 [n, count, 3]: (x, y, r) of each clip's subject at frames start + k * stride."""
+    tracks = np.empty((len(specs), count, 3), dtype=np.float32)
+    for i, (spec, start, stride) in enumerate(zip(specs, starts, strides)):
+        times = (int(start) + int(stride) * np.arange(count)) / world.FPS
+        tracks[i] = np.stack(world.subject_state(spec, times), axis=-1)
+    return tracks
+
+
+def layout_channels(tracks, latent_size, image_size=world.SIZE):
+    """tracks [..., T, 3] (x, y, r in pixels; a tensor) -> [..., T, LAYOUT_CHANNELS, H, W]
+    float32 with H = W = latent_size: g, g * dx, g * dy, g * r / cell, where cell = image_size /
+    latent_size, (dx, dy) = (subject centre - latent pixel centre) / cell and g = exp(-(dx^2 +
+    dy^2) / 2)."""
+    tracks = torch.as_tensor(tracks, dtype=torch.float32)
+    cell = image_size / latent_size
+    centres = (torch.arange(latent_size, dtype=torch.float32) + 0.5) * cell
+    x, y, r = (tracks[..., i, None, None] for i in range(3))
+    dx = (x - centres[None, :]) / cell          # [..., 1, W]
+    dy = (y - centres[:, None]) / cell          # [..., H, 1]
+    dx, dy = torch.broadcast_tensors(dx, dy)
+    g = torch.exp(-0.5 * (dx * dx + dy * dy))
+    return torch.stack([g, g * dx, g * dy, g * (r / cell)], dim=-3)
+
+
+def normalise_tracks(tracks):
+    """Pixel tracks [..., 3] -> the planner's coordinates (TRACK_CENTER, TRACK_SCALE)."""
+    return (torch.as_tensor(tracks, dtype=torch.float32) - torch.tensor(TRACK_CENTER)) / torch.tensor(TRACK_SCALE)
+
+
+def pixel_tracks(normalised):
+    """Inverse of normalise_tracks."""
+    return normalised * torch.tensor(TRACK_SCALE) + torch.tensor(TRACK_CENTER)
