@@ -20,8 +20,9 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// One window of reel-tiny on one machine: prompt → MiniLM embedding → flow sampling with CFG →
-/// VAE decode. Deterministic for a given prompt, seed and settings.
+/// One window of reel-tiny on one machine: prompt → MiniLM embedding → (for a DiT with layout
+/// channels) the planner's subject track → flow sampling with CFG → VAE decode. Deterministic for
+/// a given prompt, seed and settings.
 public struct ClipGenerator: Sendable {
     public let model: ReelTinyModel
     public let textEncoder: MiniLMEncoder
@@ -39,24 +40,48 @@ public struct ClipGenerator: Sendable {
         guard model.config.stridesTrained.contains(stride) else { throw .strideUnsupported(requested: stride, supported: model.config.stridesTrained) }
     }
 
-    /// Clean latents `[T, C, H, W]` in the DiT's unit-variance space, for the whole window.
+    /// Clean latents `[T, C, H, W]` in the DiT's unit-variance space, for the whole window. A DiT
+    /// with layout channels follows the track the planner draws for the prompt (`plan`).
     public func latents(prompt: String, seed: UInt64, stride: Int = 1, settings: SamplerSettings,
                         progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
         let dit = model.dit
-        return latents(text: textInput(prompt), seed: seed, startFrame: 0, stride: stride,
+        let text = textInput(prompt)
+        let layout = plan(pooled: Array(text.prefix(dit.textDimension)), seed: seed, stride: stride).map { self.layout(track: $0) }
+        return latents(text: text, seed: seed, startFrame: 0, stride: stride,
                        anchors: Tensor(zeros: [dit.windowFrames] + dit.frameShape),
-                       mask: Array(repeating: false, count: dit.windowFrames), settings: settings, progress: progress)
+                       mask: Array(repeating: false, count: dit.windowFrames), layout: layout, settings: settings, progress: progress)
     }
 
     /// A window whose first frame is global frame `startFrame` (frames `startFrame + k·stride`),
-    /// conditioned on `anchors` where `mask` is true. Its noise is the film's noise for those frames.
+    /// conditioned on `anchors` where `mask` is true, and on the subject's `layout` `[T, L, H, W]`
+    /// when given (a DiT with layout channels; nil = none). Its noise is the film's noise for those frames.
     public func latents(text: [Float], seed: UInt64, startFrame: Int, stride: Int, anchors: Tensor, mask: [Bool],
-                        level: Int = 0, settings: SamplerSettings, progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
+                        level: Int = 0, layout: Tensor? = nil, settings: SamplerSettings,
+                        progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
         let dit = model.dit
         let frames = (0..<dit.windowFrames).map { startFrame + $0 * stride }
         let noise = NoiseField(seed: seed, sharedFraction: model.config.noiseSharedFraction).window(frames: frames, level: level, frameShape: dit.frameShape)
-        let conditioning = WindowConditioning(text: text, stride: stride, anchors: anchors, mask: mask)
+        let conditioning = WindowConditioning(text: text, stride: stride, anchors: anchors, mask: mask, layout: layout)
         return FlowMatchSampler(settings: settings).sample(model: dit, noise: [noise], conditioning: [conditioning], progress: progress)[0]
+    }
+
+    /// The subject's track the planner draws for `prompt` at frame `stride`: (x, y, r) in pixels
+    /// per frame of the window, from the seed's track noise (`TrackPlanner.sampleTrack`); nil for a
+    /// DiT without layout channels. The track `latents(prompt:seed:stride:settings:progress:)` follows.
+    public func plan(prompt: String, seed: UInt64, stride: Int = 1) -> [Float]? {
+        guard model.dit.layoutChannels > 0 else { return nil }
+        return plan(pooled: textEncoder.embed(prompt), seed: seed, stride: stride)
+    }
+
+    /// The planner's track for a pooled embedding; nil without layout channels.
+    func plan(pooled: [Float], seed: UInt64, stride: Int) -> [Float]? {
+        guard model.dit.layoutChannels > 0, let planner = model.planner else { return nil }
+        return planner.sampleTrack(text: pooled, stride: stride, seed: seed)
+    }
+
+    /// The DiT's layout input `[T, L, H, W]` for a pixel track.
+    public func layout(track: [Float]) -> Tensor {
+        SubjectLayout(track: track).channels(latentSize: model.config.dit.latentSize, imageSize: model.config.video.width)
     }
 
     /// What the DiT takes for a prompt: the pooled MiniLM embedding, followed by the word states of

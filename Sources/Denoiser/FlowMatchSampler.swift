@@ -40,18 +40,22 @@ public struct WindowConditioning: Sendable {
     /// Anchor latents `[T, C, H, W]` (unit-variance space); only frames with `mask` true matter.
     public var anchors: Tensor
     public var mask: [Bool]
+    /// The subject's layout `[T, L, H, W]` (`SubjectLayout.channels`) for a model with layout
+    /// channels, the same in both guidance passes; nil for none (zeros to the model).
+    public var layout: Tensor?
 
-    public init(text: [Float], stride: Int, anchors: Tensor, mask: [Bool]) {
+    public init(text: [Float], stride: Int, anchors: Tensor, mask: [Bool], layout: Tensor? = nil) {
         self.text = text
         self.stride = stride
         self.anchors = anchors
         self.mask = mask
+        self.layout = layout
     }
 
     /// No anchors: every frame is generated.
-    public static func unanchored(text: [Float], stride: Int, frames: Int, frameShape: [Int]) -> WindowConditioning {
+    public static func unanchored(text: [Float], stride: Int, frames: Int, frameShape: [Int], layout: Tensor? = nil) -> WindowConditioning {
         WindowConditioning(text: text, stride: stride, anchors: Tensor(zeros: [frames] + frameShape),
-                           mask: Array(repeating: false, count: frames))
+                           mask: Array(repeating: false, count: frames), layout: layout)
     }
 }
 
@@ -77,8 +81,10 @@ public struct FlowMatchSampler: Sendable {
     }
 
     /// Clean latents `[T, C, H, W]` for each window, from its initial noise `[T, C, H, W]`.
-    /// All windows and both guidance passes run as one batch per model call. `progress(step, steps)`
-    /// is called after each step.
+    /// All windows and both guidance passes run as one batch per model call. Guidance is on the
+    /// text: both passes see a window's anchors and layout. Layouts, where windows have them, must
+    /// share one shape `[T, L, H, W]`; a window without one gets zeros, and the model gets no
+    /// layout when no window has one. `progress(step, steps)` is called after each step.
     public func sample(model: some VelocityModel, noise: [Tensor], conditioning: [WindowConditioning],
                        progress: (Int, Int) -> Void = { _, _ in }) -> [Tensor] {
         precondition(noise.count == conditioning.count && !noise.isEmpty, "one noise tensor per window")
@@ -90,6 +96,12 @@ public struct FlowMatchSampler: Sendable {
             precondition(!c.text.isEmpty && c.text.count % model.textDimension == 0,
                          "text must be rows of \(model.textDimension) values")
         }
+        let layoutShape = conditioning.lazy.compactMap(\.layout).first?.shape
+        if let layoutShape {
+            precondition(layoutShape.count == 4 && layoutShape[0] == frames && Array(layoutShape[2...]) == Array(shape[1...])
+                         && conditioning.allSatisfy { $0.layout.map { $0.shape == layoutShape } ?? true },
+                         "layouts must all be [\(frames), L, \(shape[1]), \(shape[2])], got \(conditioning.compactMap { $0.layout?.shape })")
+        }
         let windows = noise.count
         let guided = settings.guidance != 1
         let batch = guided ? 2 * windows : windows
@@ -99,10 +111,11 @@ public struct FlowMatchSampler: Sendable {
         // Texts with word rows are padded with zero rows to the longest.
         let width = model.textDimension
         let rows = conditioning.map { $0.text.count / width }.max()!
-        var anchors: [Float] = [], mask: [Float] = [], text: [Float] = [], strides: [Float] = []
+        var anchors: [Float] = [], mask: [Float] = [], text: [Float] = [], strides: [Float] = [], layouts: [Float] = []
         for pass in 0..<(guided ? 2 : 1) {
             for c in conditioning {
                 anchors += c.anchors.scalars
+                if let layoutShape { layouts += c.layout?.scalars ?? [Float](repeating: 0, count: Tensor.elementCount(layoutShape)) }
                 mask += c.mask.map { $0 ? 1 : 0 }
                 if pass == 0 { text += c.text }
                 text += [Float](repeating: 0, count: rows * width - (pass == 0 ? c.text.count : 0))
@@ -112,12 +125,13 @@ public struct FlowMatchSampler: Sendable {
         let anchorTensor = Tensor(shape: [batch] + windowShape, scalars: anchors)
         let maskTensor = Tensor(shape: [batch, frames], scalars: mask)
         let textTensor = Tensor(shape: rows == 1 ? [batch, width] : [batch, rows, width], scalars: text)
+        let layoutTensor = layoutShape.map { Tensor(shape: [batch] + $0, scalars: layouts) }
 
         /// Guided velocity for all windows at time t: `[windows, T, C, H, W]`.
         func velocity(_ x: Tensor, _ t: Float) -> Tensor {
             let input = guided ? Tensor.concatenate([x, x], axis: 0) : x
             let v = model.velocity(input, anchors: anchorTensor, mask: maskTensor, text: textTensor,
-                                   strides: strides, times: Array(repeating: t, count: batch))
+                                   strides: strides, times: Array(repeating: t, count: batch), layout: layoutTensor)
             guard guided else { return v }
             let g = settings.guidance
             var out = v.slicedFirstAxis(0..<windows)

@@ -12,6 +12,9 @@ import Tensors
 /// film: still unit variance per element and still a pure function of the coordinates, but frames
 /// are correlated the way the DiT saw in training, so the noise does not suggest a different
 /// subject position in every frame.
+///
+/// The track planner's initial noise (`track(count:)`) is a stream of its own, keyed by the seed
+/// alone, apart from every frame's and level's.
 public struct NoiseField: Sendable, Equatable {
     public let seed: UInt64
     public let sharedFraction: Float
@@ -44,6 +47,12 @@ public struct NoiseField: Sendable, Equatable {
     /// The part every frame of `level` shares.
     private func shared(level: Int, count: Int) -> [Float] {
         Self.normals(key: Self.mix(Self.mix(seed ^ 0x5A4E_D000) ^ UInt64(level) &* 0x8CB9_2BA7_2F3D_8DD7), count: count)
+    }
+
+    /// The track planner's initial noise for this seed: `count` standard normals, independent of the
+    /// frames' noise and of the shared fraction.
+    public func track(count: Int) -> [Float] {
+        Self.normals(key: Self.mix(Self.mix(seed ^ 0x7AC4_7AC4)), count: count)
     }
 
     /// `sqrt(f)·shared + sqrt(1 − f)·own`, or `own` alone without a shared part.

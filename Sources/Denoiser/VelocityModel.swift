@@ -16,8 +16,10 @@ public protocol VelocityModel: Sendable {
 
     /// `x [n, T, C, H, W]`, `anchors` likewise, `mask [n, T]` (1 = anchor frame), `text [n, D]` (or
     /// `[n, R, D]`: the pooled row, then word rows, zero rows padding), `strides` and `times` one
-    /// per item → velocity `[n, T, C, H, W]`.
-    func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor
+    /// per item, and the subject's layout `[n, T, L, H, W]` (`SubjectLayout`; all zeros = none) or
+    /// nil when no item has one → velocity `[n, T, C, H, W]`.
+    func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float],
+                  layout: Tensor?) -> Tensor
 }
 
 extension ReelTinyDiT: VelocityModel {

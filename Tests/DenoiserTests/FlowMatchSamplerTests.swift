@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Denoiser
 import Tensors
@@ -7,8 +8,8 @@ import Tensors
 /// `v = (x − target) / t`. Conditional items aim at `conditional` times their number of non-zero
 /// text rows (a pooled row, and word rows for a `[n, R, D]` text), unconditional ones (all zeros)
 /// at `unconditional`, so guidance has an exact expected result and a padding row that is not all
-/// zeros, or a row lost, moves it. Used to check the sampler's arithmetic, not a stand-in for the
-/// trained model.
+/// zeros, or a row lost, moves it. It ignores the layout. Used to check the sampler's arithmetic,
+/// not a stand-in for the trained model.
 struct StraightLineVelocityModel: VelocityModel {
     let windowFrames = 4
     let frameShape = [2, 3, 3]
@@ -16,7 +17,8 @@ struct StraightLineVelocityModel: VelocityModel {
     let conditional: Tensor
     let unconditional: Tensor
 
-    func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor {
+    func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float],
+                  layout: Tensor?) -> Tensor {
         let n = x.shape[0], per = x.count / n
         let rows = text.rank == 3 ? text.shape[1] : 1
         precondition(text.shape == (rows == 1 ? [n, textDimension] : [n, rows, textDimension]), "text \(text.shape)")
@@ -32,6 +34,28 @@ struct StraightLineVelocityModel: VelocityModel {
             }
         }
         return out
+    }
+}
+
+/// The straight-line field that also keeps the layout (and text) of every call, to check what the
+/// sampler hands the model.
+struct LayoutRecordingModel: VelocityModel {
+    /// One model call's layout `[n, T, L, H, W]` (nil when the sampler passed none) and text.
+    struct Call { let layout: Tensor?; let text: Tensor }
+    final class Log: Sendable {
+        let calls = Mutex<[Call]>([])
+    }
+
+    let base: StraightLineVelocityModel
+    let log = Log()
+    var windowFrames: Int { base.windowFrames }
+    var frameShape: [Int] { base.frameShape }
+    var textDimension: Int { base.textDimension }
+
+    func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float],
+                  layout: Tensor?) -> Tensor {
+        log.calls.withLock { $0.append(Call(layout: layout, text: text)) }
+        return base.velocity(x, anchors: anchors, mask: mask, text: text, strides: strides, times: times, layout: layout)
     }
 }
 
@@ -128,6 +152,69 @@ struct FlowMatchSamplerTests {
     }
 }
 
+@Suite("Flow-matching sampler: layouts")
+struct SamplerLayoutTests {
+    let shape = [4, 2, 3, 3]
+    let text: [Float] = [1, 0, 0, 0, 0]
+    var model: LayoutRecordingModel {
+        LayoutRecordingModel(base: StraightLineVelocityModel(conditional: randomTensor(shape, seed: 1), unconditional: randomTensor(shape, seed: 2)))
+    }
+
+    @Test("a window's layout reaches the model in both guidance passes; a window without one gets zeros")
+    func bothPasses() {
+        let model = model
+        // Two layout channels of a 3×3 frame: [T, L, H, W], random, no zeros.
+        let layout = randomTensor([4, 2, 3, 3], seed: 21)
+        let withLayout = WindowConditioning.unanchored(text: text, stride: 1, frames: 4, frameShape: [2, 3, 3], layout: layout)
+        let without = WindowConditioning.unanchored(text: [0, 3, 0, 0, 0], stride: 2, frames: 4, frameShape: [2, 3, 3])
+        let sampler = FlowMatchSampler(settings: SamplerSettings(steps: 3, guidance: 2.5, method: .heun))
+        let noises = [randomTensor(shape, seed: 22), randomTensor(shape, seed: 23)]
+        let result = sampler.sample(model: model, noise: noises, conditioning: [withLayout, without])
+        let calls = model.log.calls.withLock { $0 }
+        #expect(calls.count == 5)   // Heun: two calls per step, one on the last
+        let perItem = layout.count
+        for call in calls {
+            guard let batch = call.layout else { Issue.record("a call got no layout"); continue }
+            // Items: window 0 and 1 with text, then window 0 and 1 without (the guidance pass).
+            #expect(batch.shape == [4, 4, 2, 3, 3])
+            #expect(call.text.scalars[0] == 1 && call.text.scalars[10..<20].allSatisfy { $0 == 0 }, "the second pass has no text")
+            for item in 0..<4 {
+                let got = Array(batch.scalars[(item * perItem)..<((item + 1) * perItem)])
+                #expect(got == (item % 2 == 0 ? layout.scalars : [Float](repeating: 0, count: perItem)), "item \(item)")
+            }
+        }
+        // The layout changes nothing else: the straight-line field ignores it.
+        #expect(result == sampler.sample(model: model.base, noise: noises, conditioning: [withLayout, without]))
+        #expect(result[1] == sampler.sample(model: model.base, noise: [noises[1]], conditioning: [without])[0])
+    }
+
+    @Test("without layouts the model is given none, guided or not")
+    func noLayouts() {
+        for guidance: Float in [1, 3] {
+            let model = model
+            let sampler = FlowMatchSampler(settings: SamplerSettings(steps: 2, guidance: guidance))
+            let window = WindowConditioning.unanchored(text: text, stride: 1, frames: 4, frameShape: [2, 3, 3])
+            _ = sampler.sample(model: model, noise: [randomTensor(shape, seed: 24)], conditioning: [window])
+            let calls = model.log.calls.withLock { $0 }
+            #expect(calls.count == 2 && calls.allSatisfy { $0.layout == nil })
+        }
+    }
+
+    @Test("unguided, each window's layout is its own item")
+    func unguided() {
+        let model = model
+        let first = randomTensor([4, 2, 3, 3], seed: 25), second = randomTensor([4, 2, 3, 3], seed: 26)
+        let windows = [first, second].map {
+            WindowConditioning.unanchored(text: text, stride: 1, frames: 4, frameShape: [2, 3, 3], layout: $0)
+        }
+        let sampler = FlowMatchSampler(settings: SamplerSettings(steps: 1, guidance: 1))
+        _ = sampler.sample(model: model, noise: [randomTensor(shape, seed: 27), randomTensor(shape, seed: 28)], conditioning: windows)
+        let calls = model.log.calls.withLock { $0 }
+        #expect(calls.count == 1)
+        #expect(calls.first?.layout?.scalars == first.scalars + second.scalars)
+    }
+}
+
 @Suite("Counter-based noise")
 struct NoiseFieldTests {
     @Test("a frame's noise depends only on (seed, frame, level)")
@@ -140,6 +227,20 @@ struct NoiseFieldTests {
         #expect(field.frame(12, level: 1, count: 512) != NoiseField(seed: 43).frame(12, level: 1, count: 512))
         #expect(field.frame(12, level: 1, count: 512) != field.frame(13, level: 1, count: 512))
         #expect(Array(field.frame(5, level: 0, count: 7)) == Array(field.frame(5, level: 0, count: 9).prefix(7)))
+    }
+
+    @Test("the track planner's noise is its own stream: fixed by the seed, not any frame's noise")
+    func trackStream() {
+        let field = NoiseField(seed: 42)
+        let track = field.track(count: 48)
+        #expect(track == field.track(count: 48))
+        #expect(Array(field.track(count: 60).prefix(48)) == track)
+        #expect(track != NoiseField(seed: 43).track(count: 48))
+        #expect(NoiseField(seed: 42, sharedFraction: 0.5).track(count: 48) == track)
+        for frame in 0..<4 {
+            for level in 0..<3 { #expect(field.frame(frame, level: level, count: 48) != track) }
+        }
+        #expect(track.contains { abs($0) > 0.5 } && track.allSatisfy { abs($0) < 6 })
     }
 
     @Test("values are standard normal")

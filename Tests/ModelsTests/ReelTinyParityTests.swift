@@ -14,10 +14,19 @@ enum ParityFixture {
     static var folder: URL { Bundle.module.url(forResource: "Fixtures/reel-tiny-parity", withExtension: nil)! }
     static func io() throws -> SafetensorsFile { try SafetensorsFile(contentsOf: folder.appendingPathComponent("io.safetensors")) }
 
-    /// The DiT's velocity on the fixture's inputs (x, anchors, mask, text, stride, t).
-    static func velocity(_ model: ReelTinyModel, _ io: SafetensorsFile) throws -> Tensor {
+    /// The DiT's velocity on the fixture's inputs (x, anchors, mask, text, stride, t) and `layout`.
+    static func velocity(_ model: ReelTinyModel, _ io: SafetensorsFile, layout: Tensor? = nil) throws -> Tensor {
         model.dit.velocity(try io.tensor("x"), anchors: try io.tensor("anchors"), mask: try io.tensor("mask"),
-                           text: try io.tensor("text"), strides: try io.tensor("stride").scalars, times: try io.tensor("t").scalars)
+                           text: try io.tensor("text"), strides: try io.tensor("stride").scalars, times: try io.tensor("t").scalars,
+                           layout: layout)
+    }
+
+    /// Edits the config.json of a fixture copy (see `folder(withConfig:)`).
+    static func editConfig(in folder: URL, _ change: (inout [String: Any]) -> Void) throws {
+        let url = folder.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        change(&config)
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
     }
 
     /// A temporary copy of the fixture whose config.json is the factorised-attention DiT's
@@ -167,6 +176,88 @@ struct ReelTinyParityTests {
         #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
     }
 
+    @Test("DiT with layout channels (the subject's track after the mask channel): max relative error ≤ 1e-4; no layout is all zeros")
+    func layoutDiT() throws {
+        let folder = try ParityFixture.folder(withConfig: "config_layout.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try ReelTinyModel(folder: folder)
+        #expect(model.dit.layoutChannels == 4 && model.planner != nil)
+        let io = try ParityFixture.io()
+        let layoutIO = try SafetensorsFile(contentsOf: folder.appendingPathComponent("layout_io.safetensors"))
+        let layout = try layoutIO.tensor("layout"), expected = try layoutIO.tensor("velocity")
+        #expect(layout.shape == [2, 4, 4, 8, 8])
+        let error = relativeError(try ParityFixture.velocity(model, io, layout: layout), expected)
+        print("layout DiT forward parity: relative error \(error)")
+        #expect(error <= 1e-4)
+
+        // No layout is an all-zero layout, and the layout is really read: without it the answer differs.
+        let none = try ParityFixture.velocity(model, io)
+        #expect(none == (try ParityFixture.velocity(model, io, layout: Tensor(zeros: layout.shape))))
+        #expect(relativeError(none, expected) > 1e-2)
+
+        // Split across BLAS threads, each item keeps its own layout.
+        let saved = BLAS.threadCount
+        defer { BLAS.threadCount = saved }
+        BLAS.threadCount = 2
+        #expect(relativeError(try ParityFixture.velocity(model, io, layout: layout), expected) <= 1e-4)
+    }
+
+    @Test("subject layout channels equal layout.layout_channels for the fixture's tracks (≤ 1e-5)")
+    func subjectLayout() throws {
+        let io = try SafetensorsFile(contentsOf: ParityFixture.folder.appendingPathComponent("layout_io.safetensors"))
+        let tracks = try io.tensor("tracks"), expected = try io.tensor("layout")
+        #expect(tracks.shape == [2, 4, 3])
+        for item in 0..<2 {
+            let layout = SubjectLayout(track: Array(tracks.scalars[(item * 12)..<((item + 1) * 12)]))
+            let channels = layout.channels(latentSize: 8)
+            #expect(layout.frames == 4 && channels.shape == [4, 4, 8, 8])
+            let reference = expected.slicedFirstAxis(item..<(item + 1)).reshaped([4, 4, 8, 8])
+            #expect(channels.maxAbsDifference(reference) <= 1e-5)
+            // Not trivially small: the bump reaches near 1 somewhere in every frame.
+            for frame in 0..<4 { #expect(channels.scalars[(frame * 256)..<(frame * 256 + 64)].max()! > 0.5) }
+        }
+    }
+
+    @Test("track planner velocity (a no-text row included): max relative error ≤ 1e-4")
+    func plannerVelocity() throws {
+        let folder = try ParityFixture.folder(withConfig: "config_layout.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let planner = try #require(try ReelTinyModel(folder: folder).planner)
+        #expect(planner.config.frames == 4 && planner.config.depth == 2 && planner.trackValues == 12)
+        let io = try SafetensorsFile(contentsOf: folder.appendingPathComponent("layout_io.safetensors"))
+        let text = try io.tensor("planner_text")
+        #expect(text.scalars[(2 * 384)..<(3 * 384)].allSatisfy { $0 == 0 }, "the fixture has a no-text row")
+        let velocity = planner.velocity(z: try io.tensor("planner_z"), text: text, strides: try io.tensor("planner_stride").scalars,
+                                        times: try io.tensor("planner_t").scalars)
+        let error = relativeError(velocity, try io.tensor("planner_velocity"))
+        print("track planner parity: relative error \(error)")
+        #expect(error <= 1e-4)
+    }
+
+    @Test("a planner's track from given noise equals train_planner.sample_tracks (guided Euler): max relative error ≤ 1e-4")
+    func plannerSample() throws {
+        let folder = try ParityFixture.folder(withConfig: "config_layout.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let planner = try #require(try ReelTinyModel(folder: folder).planner)
+        #expect(planner.config.steps == 6 && planner.config.cfgScale == 2.5)
+        let io = try SafetensorsFile(contentsOf: folder.appendingPathComponent("layout_io.safetensors"))
+        let text = try io.tensor("sample_text").scalars, noise = try io.tensor("sample_noise").scalars
+        let track = planner.sampleTrack(text: text, stride: Int(try io.tensor("sample_stride").scalars[0]), noise: noise)
+        let expected = try io.tensor("sample_track")
+        let error = relativeError(Tensor(shape: expected.shape, scalars: track), expected)
+        print("track planner sampling parity: relative error \(error)")
+        #expect(error <= 1e-4)
+        // Guidance is applied: read with cfg_scale 1 (the text pass alone) the same planner draws another track.
+        try ParityFixture.editConfig(in: folder) { config in
+            var section = config["planner"] as! [String: Any]
+            section["cfg_scale"] = 1.0
+            config["planner"] = section
+        }
+        let unguided = try #require(try ReelTinyModel(folder: folder).planner)
+        let other = unguided.sampleTrack(text: text, stride: 4, noise: noise)
+        #expect(relativeError(Tensor(shape: expected.shape, scalars: other), expected) > 1e-2)
+    }
+
     @Test("fine latent (two VAE levels: 16×16 latents; 4×4 DiT patches): VAE and DiT within 1e-4")
     func fineLatent() throws {
         let folder = ParityFixture.folder.appendingPathComponent("fine-latent")
@@ -293,6 +384,44 @@ struct ReelTinyLoadingTests {
             guard case .badConfig = error else { Issue.record("expected badConfig, got \(String(describing: error))"); continue }
             #expect(error?.description.contains("attention_spans") == true)
         }
+    }
+
+    @Test("layout channels need a planner section, and only 0 or 4 channels are known; both refused with the field named")
+    func badLayoutConfig() throws {
+        let edits: [(inout [String: Any]) -> Void] = [
+            { $0["planner"] = nil },
+            { config in
+                var dit = config["dit"] as! [String: Any]
+                dit["layout_channels"] = 3
+                config["dit"] = dit
+            },
+            { config in
+                var planner = config["planner"] as! [String: Any]
+                planner["frames"] = 16
+                config["planner"] = planner
+            },
+        ]
+        for (edit, field) in zip(edits, ["planner", "dit.layout_channels", "planner.frames"]) {
+            let folder = try ParityFixture.folder(withConfig: "config_layout.json")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try ParityFixture.editConfig(in: folder, edit)
+            let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
+            guard case .badConfig = error else { Issue.record("expected badConfig, got \(String(describing: error))"); continue }
+            #expect(error?.description.contains(field) == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test("a flipped byte in the planner's weights fails its checksum")
+    func corruptPlanner() throws {
+        let folder = try ParityFixture.folder(withConfig: "config_layout.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("planner.safetensors")
+        var bytes = try Data(contentsOf: url)
+        bytes[bytes.count - 5] ^= 0xff
+        try bytes.write(to: url)
+        let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
+        guard case .checksumMismatch(let file, _, _) = error else { Issue.record("expected a checksum mismatch, got \(String(describing: error))"); return }
+        #expect(file == "planner.safetensors")
     }
 
     @Test("no model folder: the error says where Reel looked")

@@ -14,7 +14,14 @@ weights and io.safetensors, drawn after all of the above. Then a factorised DiT 
 with config_local.json (the same VAE) and its output on the first fixture's inputs in
 local_io.safetensors ("velocity"). Then the same with text tokens (the text feature made into
 TEXT_TOKENS tokens that every block cross-attends to), dit_text.safetensors with config_text.json and
-its output in text_io.safetensors ("velocity"), drawn last.
+its output in text_io.safetensors ("velocity"). Then the same with word states (dit_words.safetensors,
+config_words.json, words_io.safetensors). Last, layouts (drawn after everything else, so the files
+above stay byte for byte as they were): a DiT reading the subject's layout as 4 more input channels
+(dit_layout.safetensors, config_layout.json) and a random track planner (planner.safetensors, its
+"planner" section in config_layout.json as export.py writes it); layout_io.safetensors holds the
+tracks, their layout channels (layout.layout_channels), the DiT's output on the first fixture's
+inputs with that layout ("velocity"), the planner's inputs and velocity ("planner_*") and a track
+sampled by train_planner.sample_tracks from known noise ("sample_*").
 
 Run: scripts/reference/make_fixtures.sh  (or: $(scripts/reference/venv.sh) scripts/reference/reel_tiny_fixture.py OUT)
 """
@@ -27,6 +34,7 @@ import torch
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
+import layout  # noqa: E402
 import models  # noqa: E402
 
 VAE_CONFIG = dict(widths=(16, 16, 32, 32), latent_channels=4, encoder_blocks=(0, 1, 1), decoder_blocks=(1, 1, 1))
@@ -36,6 +44,8 @@ DIT_CONFIG = dict(frames=4, latent_channels=4, latent_size=8, patch=2, dim=48, d
 FINE_VAE_CONFIG = dict(widths=(16, 16, 32), latent_channels=4, encoder_blocks=(0, 1), decoder_blocks=(1, 1))
 FINE_DIT_CONFIG = dict(DIT_CONFIG, latent_size=16, patch=4)
 TEXT_TOKENS = 3
+PLANNER_CONFIG = dict(frames=DIT_CONFIG["frames"], dim=32, depth=2, mlp_ratio=2, text_dim=384, frequency_dim=32)
+PLANNER_SAMPLER = dict(steps=6, cfg_scale=2.5)
 
 
 def randomise(module, generator, scale):
@@ -137,24 +147,68 @@ def main():
     words[0, 1:7] = torch.randn(6, 384, generator=g)
     dit_variant(out, config, g, (x, anchors, mask, words, stride, t), "words", local_mixing="shift",
                 text_tokens=TEXT_TOKENS, text_words=True)
+    layouts(out, config, g, inputs)
     print(f"wrote reel-tiny parity fixtures to {out}")
 
 
-def dit_variant(out, config, g, inputs, name, **options):
+def dit_variant(out, config, g, inputs, name, extra_io=None, **options):
     """A factorised DiT with `options` (models.DiT keywords, also written into its config) drawn
-    next from g, run on `inputs`: dit_NAME.safetensors, NAME_io.safetensors ("velocity", and "text"
-    for a DiT with text_words) and config_NAME.json (the same VAE)."""
+    next from g, run on `inputs`: dit_NAME.safetensors, NAME_io.safetensors ("velocity", "text"
+    for a DiT with text_words, and `extra_io`) and config_NAME.json (the same VAE)."""
     dit = models.DiT(**DIT_CONFIG, attention="factorised", **options).eval()
     randomise(dit, g, 1.0)
     with torch.no_grad():
         velocity = dit(*inputs)
     path = os.path.join(out, f"dit_{name}.safetensors")
     save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, path)
-    save_file({"velocity": velocity, **({"text": inputs[3].contiguous()} if options.get("text_words") else {})},
+    save_file({"velocity": velocity, **({"text": inputs[3].contiguous()} if options.get("text_words") else {}),
+               **(extra_io or {})},
               os.path.join(out, f"{name}_io.safetensors"))
     config = dict(config, dit=dict(config["dit"], weights=f"dit_{name}.safetensors", sha256=sha256(path), **options))
     with open(os.path.join(out, f"config_{name}.json"), "w") as f:
         json.dump(config, f, indent=2)
+
+
+def layouts(out, config, g, inputs):
+    """The layout fixture, drawn from g after everything else: two moving subjects' tracks [2, T, 3]
+    (pixels) and their layout channels, a random TrackPlanner (its zero-initialised modulation and
+    output layers drawn like every other weight, so its velocity is not trivially zero) with its
+    inputs and output, a track it samples from known noise with train_planner.sample_tracks, and a
+    DiT reading the layout. Both items of the DiT batch get a layout, as both guidance passes do."""
+    from train_planner import sample_tracks
+    frames = DIT_CONFIG["frames"]
+    start = torch.rand(2, 1, 3, generator=g) * torch.tensor([32.0, 32.0, 7.0]) + torch.tensor([16.0, 16.0, 5.0])
+    step = (torch.rand(2, 1, 3, generator=g) * 2 - 1) * torch.tensor([4.0, 4.0, 0.5])
+    tracks = start + torch.arange(frames, dtype=torch.float32)[None, :, None] * step
+    channels = layout.layout_channels(tracks, DIT_CONFIG["latent_size"])
+
+    planner = models.TrackPlanner(**PLANNER_CONFIG).eval()
+    randomise(planner, g, 1.0)
+    n = 3
+    z = torch.randn(n, frames * 3, generator=g)
+    text = torch.randn(n, 384, generator=g)
+    text[2] = 0.0
+    strides = torch.tensor([1.0, 2.0, 8.0])
+    times = torch.tensor([0.93, 0.41, 0.04])
+    # Sampling: one draw of noise, seen by Swift and by sample_tracks (a second generator, same seed).
+    sample_text = torch.randn(1, 384, generator=g)
+    sample_seed = int(torch.randint(0, 2 ** 31, (1,), generator=g))
+    with torch.no_grad():
+        planner_velocity = planner(z, text, strides, times)
+        sample_noise = torch.randn(1, frames * 3, generator=torch.Generator().manual_seed(sample_seed))
+        sample_track = sample_tracks(planner, sample_text, torch.tensor([4.0]),
+                                     torch.Generator().manual_seed(sample_seed), **PLANNER_SAMPLER)
+    path = os.path.join(out, "planner.safetensors")
+    save_file({k: v.contiguous() for k, v in planner.state_dict().items()}, path)
+    # The section export.py writes (less its prose and training record).
+    config = dict(config, planner={"weights": "planner.safetensors", "sha256": sha256(path), "dtype": "float32",
+                                   **PLANNER_CONFIG, **PLANNER_SAMPLER,
+                                   "track_center": list(layout.TRACK_CENTER), "track_scale": list(layout.TRACK_SCALE)})
+    extra = {"tracks": tracks, "layout": channels, "planner_z": z, "planner_text": text, "planner_stride": strides,
+             "planner_t": times, "planner_velocity": planner_velocity, "sample_text": sample_text,
+             "sample_stride": torch.tensor([4.0]), "sample_noise": sample_noise, "sample_track": sample_track}
+    dit_variant(out, config, g, inputs + (channels,), "layout", extra_io=extra, local_mixing="shift",
+                layout_channels=layout.LAYOUT_CHANNELS)
 
 
 def fine_latent(out, g):

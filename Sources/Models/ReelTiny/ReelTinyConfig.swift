@@ -57,9 +57,23 @@ public struct ReelTinyConfig: Sendable, Decodable {
         /// input is then the pooled embedding followed by one row per token; see `ReelTinyDiT`).
         /// Absent in configs older than the field: false.
         public let textWords: Bool?
+        /// Input channels per latent pixel that carry the subject's layout (`SubjectLayout`), after
+        /// `[x, anchors · mask, mask]`; all zeros = no layout. Absent in configs older than the
+        /// field: 0, none.
+        public let layoutChannels: Int?
 
         /// Whether the text input carries the prompt's word states.
         public var takesWords: Bool { textWords ?? false }
+
+        /// The number of layout channels, checked: 0 (also when the config has none) or
+        /// `SubjectLayout.channelCount`.
+        public func layoutChannelCount() throws(ReelTinyError) -> Int {
+            let count = layoutChannels ?? 0
+            guard count == 0 || count == SubjectLayout.channelCount else {
+                throw .badConfig("dit.layout_channels is \(count) (0, or \(SubjectLayout.channelCount): the channels SubjectLayout makes)")
+            }
+            return count
+        }
 
         /// The number of text tokens, checked (0 when the config has none).
         public func textTokenCount() throws(ReelTinyError) -> Int {
@@ -121,6 +135,42 @@ public struct ReelTinyConfig: Sendable, Decodable {
         public let shift: Float
     }
 
+    /// The track planner (`TrackPlanner`) that draws the subject's layout for a DiT with layout
+    /// channels: its weights, shapes, sampler and the track's normalisation.
+    public struct Planner: Sendable, Decodable {
+        public let weights: String
+        public let sha256: String
+        /// Frames of the track (the DiT's window).
+        public let frames: Int
+        public let dim: Int
+        public let depth: Int
+        public let mlpRatio: Int
+        public let textDim: Int
+        public let frequencyDim: Int
+        /// Euler steps from t = 1 to t = 0, uniform in t.
+        public let steps: Int
+        /// Classifier-free guidance weight; 1 disables guidance.
+        public let cfgScale: Float
+        /// The planner works on `(v − trackCenter) / trackScale` for v = (x, y, r) in pixels.
+        public let trackCenter: [Float]
+        public let trackScale: [Float]
+
+        /// Checks what the weights cannot: a track of the DiT's window, the DiT's text width,
+        /// three-value normalisation, a step.
+        func check(dit: DiT) throws(ReelTinyError) {
+            guard frames == dit.frames else {
+                throw .badConfig("planner.frames is \(frames) for a DiT window of \(dit.frames) frames")
+            }
+            guard textDim == dit.textDim else {
+                throw .badConfig("planner.text_dim is \(textDim) for a DiT text of \(dit.textDim) values")
+            }
+            guard trackCenter.count == 3, trackScale.count == 3, !trackScale.contains(0) else {
+                throw .badConfig("planner.track_center and planner.track_scale need three values (x, y, r), the scales non-zero")
+            }
+            guard steps >= 1 else { throw .badConfig("planner.steps is \(steps) (1 or more)") }
+        }
+    }
+
     /// The noise prior the DiT was trained with: each frame's noise is `sqrt(f)·shared +
     /// sqrt(1 − f)·independent`. Absent in configs older than the field: independent frames.
     public struct Noise: Sendable, Decodable {
@@ -135,6 +185,8 @@ public struct ReelTinyConfig: Sendable, Decodable {
     /// Frame strides the DiT was trained on.
     public let stridesTrained: [Int]
     public let noise: Noise?
+    /// Present for a DiT with layout channels. Absent in configs older than the field.
+    public let planner: Planner?
 
     public var fps: Int { video.fps }
     /// The fraction of the noise variance every frame shares (0 when the config does not say).

@@ -36,6 +36,30 @@ struct MLP: Sendable {
     }
 }
 
+/// The conditioning vector of the DiT and of the track planner, before its SiLU:
+/// `timeMLP(emb(1000·t)) + strideMLP(emb(200·log2 stride)) + textMLP(text)`, `emb` the sinusoidal
+/// embedding of width `frequencyDim` (`ReelTinyDiT.sinusoidalEmbedding`). Weights `time_mlp`,
+/// `stride_mlp` and `text_mlp`; training's text normalisation is folded into `text_mlp.fc1`, so
+/// the text is the raw MiniLM embedding.
+struct FlowConditioning: Sendable {
+    let timeMLP: MLP, strideMLP: MLP, textMLP: MLP
+    let frequencyDim: Int
+
+    init(_ w: WeightTable, dim: Int, textDim: Int, frequencyDim: Int) throws {
+        timeMLP = try MLP(w, "time_mlp", inputs: frequencyDim, hidden: dim, outputs: dim, activation: .silu)
+        strideMLP = try MLP(w, "stride_mlp", inputs: frequencyDim, hidden: dim, outputs: dim, activation: .silu)
+        textMLP = try MLP(w, "text_mlp", inputs: textDim, hidden: dim, outputs: dim, activation: .silu)
+        self.frequencyDim = frequencyDim
+    }
+
+    /// `[n, dim]` from the text feature `textMLP(text) [n, dim]`, strides and flow times (n each).
+    func callAsFunction(textFeature: Tensor, strides: [Float], times: [Float]) -> Tensor {
+        timeMLP(ReelTinyDiT.sinusoidalEmbedding(times.map { 1000 * $0 }, dim: frequencyDim))
+            + strideMLP(ReelTinyDiT.sinusoidalEmbedding(strides.map { 200 * log2f($0) }, dim: frequencyDim))
+            + textFeature
+    }
+}
+
 /// The 26 non-zero (dt, dy, dx) in {−1, 0, 1}³, dt slowest, dx fastest (`SHIFT_OFFSETS` in models.py).
 let shiftOffsets: [(dt: Int, dy: Int, dx: Int)] = {
     var offsets: [(dt: Int, dy: Int, dx: Int)] = []
@@ -177,14 +201,18 @@ struct DiTBlock: Sendable {
 /// embedding (all zeros = no text, for guidance), the frame stride and the flow time t ∈ [0, 1].
 /// A model with `text_words` also takes MiniLM's per-token states: the text is then `[1 + L, 384]`,
 /// the pooled embedding followed by one row per token, all-zero rows padding (`ClipGenerator.textInput`).
-/// Tokens are 2×2 spatial patches of `[x, anchors · mask, mask]`, one set per frame. Each block's
+/// A model with `layout_channels` L > 0 also takes the subject's layout, `[T, L, H, W]` per item
+/// (`SubjectLayout`), appended to each frame's channels; none is all zeros.
+/// Tokens are 2×2 spatial patches of `[x, anchors · mask, mask, layout]`, one set per frame. Each block's
 /// self-attention spans the whole window, one frame, or one patch position over time, as the
 /// config's `attention_spans` says.
 public struct ReelTinyDiT: Sendable {
     public let config: ReelTinyConfig.DiT
     let patchEmbed: Linear
     let position: Tensor
-    let timeMLP: MLP, strideMLP: MLP, textMLP: MLP
+    let embedding: FlowConditioning
+    /// Layout channels per latent pixel (config `layout_channels`; 0 = the model takes no layout).
+    public let layoutChannels: Int
     /// With text tokens (config `text_tokens` K > 0): the text feature → K tokens of width dim.
     let textToTokens: Linear?
     let textTokens: Int
@@ -199,11 +227,10 @@ public struct ReelTinyDiT: Sendable {
         let w = WeightTable(file: weights, prefix: "")
         let d = config.dim, p = config.patch, c = config.latentChannels
         let grid = config.latentSize / p
-        patchEmbed = try Linear(w, "patch_embed", inputs: (2 * c + 1) * p * p, outputs: d)
+        layoutChannels = try config.layoutChannelCount()
+        patchEmbed = try Linear(w, "patch_embed", inputs: (2 * c + 1 + layoutChannels) * p * p, outputs: d)
         position = try w("position", [config.frames * grid * grid, d])
-        timeMLP = try MLP(w, "time_mlp", inputs: config.frequencyDim, hidden: d, outputs: d, activation: .silu)
-        strideMLP = try MLP(w, "stride_mlp", inputs: config.frequencyDim, hidden: d, outputs: d, activation: .silu)
-        textMLP = try MLP(w, "text_mlp", inputs: config.textDim, hidden: d, outputs: d, activation: .silu)
+        embedding = try FlowConditioning(w, dim: d, textDim: config.textDim, frequencyDim: config.frequencyDim)
         let spans = try config.spans()
         let localMixing = try config.mixing()
         let textTokens = try config.textTokenCount()
@@ -232,14 +259,6 @@ public struct ReelTinyDiT: Sendable {
             }
         }
         return Tensor(shape: [values.count, dim], scalars: out)
-    }
-
-    /// The conditioning vector `[n, dim]` from the text feature `textMLP(text)`, strides and flow times.
-    func conditioning(textFeature: Tensor, strides: [Float], times: [Float]) -> Tensor {
-        let f = config.frequencyDim
-        return timeMLP(Self.sinusoidalEmbedding(times.map { 1000 * $0 }, dim: f))
-            + strideMLP(Self.sinusoidalEmbedding(strides.map { 200 * log2f($0) }, dim: f))
-            + textFeature
     }
 
     /// The text tokens `[n, K, dim]`: `layerNorm(textToTokens(silu(textFeature)))` per token, no
@@ -284,44 +303,58 @@ public struct ReelTinyDiT: Sendable {
 
     /// Velocity `[n, T, C, H, W]` for `x [n, T, C, H, W]`, `anchors` of that shape, `mask [n, T]`,
     /// `text [n, textDim]` (or `[n, 1 + L, textDim]` with word states; a model without `text_words`
-    /// reads only the pooled row), `strides` and `times` of `n` values each.
+    /// reads only the pooled row), `strides` and `times` of `n` values each, and for a model with
+    /// layout channels `layout [n, T, layoutChannels, H, W]` (nil: all zeros, no layout; a model
+    /// without layout channels takes none).
     ///
     /// Items are independent: with several BLAS threads they are split across cores (the two
     /// guidance passes run side by side), each on single-threaded BLAS. Deterministic for a given
     /// thread count; within 1e-5 of a one-thread run (farm workers always run one thread).
-    public func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor {
+    public func velocity(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float],
+                         layout: Tensor? = nil) -> Tensor {
         let (n, frames, c, size) = (x.shape[0], config.frames, config.latentChannels, config.latentSize)
         precondition(x.shape == [n, frames, c, size, size], "latents must be [n, \(frames), \(c), \(size), \(size)], got \(x.shape)")
         precondition(anchors.shape == x.shape && mask.shape == [n, frames], "anchors must match latents and mask be [n, \(frames)]")
         precondition((text.shape == [n, config.textDim] || (text.rank == 3 && text.shape[0] == n && text.shape[1] >= 1
                                                             && text.shape[2] == config.textDim))
                      && strides.count == n && times.count == n, "one text, stride and time per item")
+        if let layout {
+            precondition(layoutChannels > 0, "this DiT has no layout channels; pass no layout")
+            precondition(layout.shape == [n, frames, layoutChannels, size, size],
+                         "layout must be [n, \(frames), \(layoutChannels), \(size), \(size)], got \(layout.shape)")
+        }
         let parts = BLAS.splitAcrossThreads(n) { range in
             velocityOnThisThread(x.slicedFirstAxis(range), anchors: anchors.slicedFirstAxis(range), mask: mask.slicedFirstAxis(range),
-                                 text: text.slicedFirstAxis(range), strides: Array(strides[range]), times: Array(times[range]))
+                                 text: text.slicedFirstAxis(range), strides: Array(strides[range]), times: Array(times[range]),
+                                 layout: layout?.slicedFirstAxis(range))
         }
         return Tensor.concatenate(parts, axis: 0)
     }
 
-    private func velocityOnThisThread(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor {
+    private func velocityOnThisThread(_ x: Tensor, anchors: Tensor, mask: Tensor, text: Tensor, strides: [Float], times: [Float],
+                                      layout: Tensor?) -> Tensor {
         let (n, frames, c, size) = (x.shape[0], config.frames, config.latentChannels, config.latentSize)
         let p = config.patch, g = size / p, plane = size * size
+        let l = layoutChannels, k = 2 * c + 1 + l
 
-        // [x, anchors · mask, mask] per frame: [n, T, 2C+1, H, W].
-        var inputs = [Float](repeating: 0, count: n * frames * (2 * c + 1) * plane)
+        // [x, anchors · mask, mask, layout] per frame: [n, T, 2C+1+L, H, W] (the layout zeros when nil).
+        var inputs = [Float](repeating: 0, count: n * frames * k * plane)
         for b in 0..<n {
             for t in 0..<frames {
                 let m = mask.scalars[b * frames + t]
                 let src = (b * frames + t) * c * plane
-                let dst = (b * frames + t) * (2 * c + 1) * plane
+                let dst = (b * frames + t) * k * plane
                 for i in 0..<(c * plane) {
                     inputs[dst + i] = x.scalars[src + i]
                     inputs[dst + c * plane + i] = anchors.scalars[src + i] * m
                 }
                 for i in 0..<plane { inputs[dst + 2 * c * plane + i] = m }
+                if let layout {
+                    let from = (b * frames + t) * l * plane, to = dst + (2 * c + 1) * plane
+                    for i in 0..<(l * plane) { inputs[to + i] = layout.scalars[from + i] }
+                }
             }
         }
-        let k = 2 * c + 1
         let tokens = Tensor(shape: [n, frames, k, g, p, g, p], scalars: inputs)
             .permuted([0, 1, 3, 5, 2, 4, 6]).reshaped([n, frames * g * g, k * p * p])
         var h = patchEmbed(tokens)
@@ -332,8 +365,8 @@ public struct ReelTinyDiT: Sendable {
             }
         }
         let (pooled, words) = Self.splitText(text)
-        let textFeature = textMLP(pooled)
-        let conditioningSiLU = conditioning(textFeature: textFeature, strides: strides, times: times).silu()
+        let textFeature = embedding.textMLP(pooled)
+        let conditioningSiLU = embedding(textFeature: textFeature, strides: strides, times: times).silu()
         var context = textContext(textFeature: textFeature), contextMask = AttentionMask.none
         if let tokens = context, wordProjection != nil { (context, contextMask) = wordContext(tokens: tokens, words: words) }
         for block in blocks { h = block(h, conditioningSiLU, context: context, contextMask: contextMask) }

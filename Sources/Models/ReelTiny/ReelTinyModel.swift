@@ -1,8 +1,9 @@
 import Foundation
 import Tensors
 
-/// reel-tiny as shipped in `models/reel-tiny/`: `config.json`, `vae.safetensors`, `dit.safetensors`.
-/// Loading verifies each weights file's SHA-256 against the config before reading it.
+/// reel-tiny as shipped in `models/reel-tiny/`: `config.json`, `vae.safetensors`, `dit.safetensors`,
+/// and `planner.safetensors` for a DiT that reads layouts. Loading verifies each weights file's
+/// SHA-256 against the config before reading it.
 public struct ReelTinyModel: Sendable {
     public static let environmentVariable = "REEL_MODEL_DIR"
 
@@ -10,6 +11,8 @@ public struct ReelTinyModel: Sendable {
     public let config: ReelTinyConfig
     public let vae: ReelTinyVAE
     public let dit: ReelTinyDiT
+    /// The track planner; nil when the config has no `planner` section.
+    public let planner: TrackPlanner?
 
     public init(folder: URL) throws(ReelTinyError) {
         let config = try Self.config(folder: folder)
@@ -26,9 +29,16 @@ public struct ReelTinyModel: Sendable {
         }
         let vaeFile = try open(config.vae.weights, expected: config.vae.sha256)
         let ditFile = try open(config.dit.weights, expected: config.dit.sha256)
+        var plannerFile: SafetensorsFile?
+        if let planner = config.planner { plannerFile = try open(planner.weights, expected: planner.sha256) }
         do {
             self.vae = try ReelTinyVAE(weights: vaeFile, config: config.vae)
             self.dit = try ReelTinyDiT(weights: ditFile, config: config.dit)
+            if let plannerFile, let planner = config.planner {
+                self.planner = try TrackPlanner(weights: plannerFile, config: planner, epsilon: config.dit.layerNormEps)
+            } else {
+                self.planner = nil
+            }
         } catch let error as ReelTinyError {
             throw error
         } catch {
@@ -54,6 +64,10 @@ public struct ReelTinyModel: Sendable {
             throw .badConfig("noise.shared_fraction is \(config.noiseSharedFraction); it must be at least 0 and below 1")
         }
         _ = try config.dit.spans()
+        if let planner = config.planner { try planner.check(dit: config.dit) }
+        guard try config.dit.layoutChannelCount() == 0 || config.planner != nil else {
+            throw .badConfig("dit.layout_channels is \(config.dit.layoutChannels ?? 0) but there is no planner section to draw the layout")
+        }
         return config
     }
 

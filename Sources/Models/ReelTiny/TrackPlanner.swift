@@ -1,0 +1,85 @@
+import Foundation
+import Tensors
+
+/// reel-tiny's track planner, the first stage of layout-then-video generation: a flow-matching
+/// model of the subject's track given the prompt's pooled MiniLM embedding and the frame stride.
+/// Its sample, made into channels by `SubjectLayout`, is the layout the DiT draws the window around.
+///
+/// The planner works on the normalised track `z`, `(v − trackCenter) / trackScale` for each
+/// frame's v = (x, y, r) in pixels, flattened to `frames·3` values, with the DiT's flow convention
+/// (t = 1 noise, t = 0 the track, velocity = noise − track). A residual MLP on that one token
+/// (`TrackPlanner` in scripts/train/models.py): `c = silu(conditioning)` as the DiT makes it
+/// (`FlowConditioning`); `h = inp(z)`; per block, with (shift, scale, gate) = `modulations[i](c)`,
+/// `h += gate · mlps[i](layerNorm(h)·(1 + scale) + shift)` (SiLU MLPs); then with (shift, scale) =
+/// `modulation_out(c)`, `v = out(layerNorm(h)·(1 + scale) + shift)`. Layer norms have no affine and
+/// the DiT's epsilon.
+public struct TrackPlanner: Sendable {
+    public let config: ReelTinyConfig.Planner
+    let input: Linear
+    let embedding: FlowConditioning
+    let modulations: [Linear]
+    let mlps: [MLP]
+    let modulationOut: Linear
+    let out: Linear
+    let epsilon: Float
+
+    init(weights: SafetensorsFile, config: ReelTinyConfig.Planner, epsilon: Float) throws {
+        self.config = config
+        let w = WeightTable(file: weights, prefix: "")
+        let d = config.dim, values = config.frames * 3
+        input = try Linear(w, "inp", inputs: values, outputs: d)
+        embedding = try FlowConditioning(w, dim: d, textDim: config.textDim, frequencyDim: config.frequencyDim)
+        modulations = try (0..<config.depth).map { try Linear(w, "modulations.\($0)", inputs: d, outputs: 3 * d) }
+        mlps = try (0..<config.depth).map {
+            try MLP(w, "mlps.\($0)", inputs: d, hidden: config.mlpRatio * d, outputs: d, activation: .silu)
+        }
+        modulationOut = try Linear(w, "modulation_out", inputs: d, outputs: 2 * d)
+        out = try Linear(w, "out", inputs: d, outputs: values)
+        self.epsilon = epsilon
+    }
+
+    /// Values of one track: (x, y, r) for each frame.
+    public var trackValues: Int { config.frames * 3 }
+
+    /// Velocity `[n, frames·3]` for normalised tracks `z [n, frames·3]`, pooled text embeddings
+    /// `text [n, textDim]` (raw MiniLM; all zeros = no text), and `strides` and flow `times` of n
+    /// values each.
+    public func velocity(z: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor {
+        let n = z.shape[0], d = config.dim
+        precondition(z.shape == [n, trackValues] && text.shape == [n, config.textDim] && strides.count == n && times.count == n,
+                     "z must be [n, \(trackValues)] with one text [\(config.textDim)], stride and time per item")
+        let c = embedding(textFeature: embedding.textMLP(text), strides: strides, times: times).silu()
+        var h = input(z).reshaped([n, 1, d])
+        for (modulation, mlp) in zip(modulations, mlps) {
+            let m = modulation(c).chunkedLastAxis(3)
+            h = h.addingGated(mlp(h.layerNorm(epsilon: epsilon).modulated(shift: m[0], scale: m[1])), gate: m[2])
+        }
+        let final = modulationOut(c).chunkedLastAxis(2)
+        return out(h.layerNorm(epsilon: epsilon).modulated(shift: final[0], scale: final[1])).reshaped([n, trackValues])
+    }
+
+    /// A track in pixels, (x, y, r) per frame, for the pooled text embedding `text` (`textDim`
+    /// values) at frame `stride`, from the initial noise `noise` (`trackValues` standard normals):
+    /// Euler from t = 1 to t = 0 in `config.steps` uniform steps; with `config.cfgScale` ≠ 1 the
+    /// velocity is `v_null + cfgScale·(v_text − v_null)`, the no-text pass (all-zero text) batched
+    /// with the text pass. `sample_tracks` in scripts/train/train_planner.py.
+    public func sampleTrack(text: [Float], stride: Int, noise: [Float]) -> [Float] {
+        precondition(text.count == config.textDim && noise.count == trackValues,
+                     "a track needs \(config.textDim) text values and \(trackValues) noise values")
+        let guided = config.cfgScale != 1
+        let batch = guided ? 2 : 1
+        let texts = Tensor(shape: [batch, config.textDim], scalars: text + [Float](repeating: 0, count: (batch - 1) * config.textDim))
+        let strides = [Float](repeating: Float(stride), count: batch)
+        var z = noise
+        for step in 0..<config.steps {
+            let t = Float(config.steps - step) / Float(config.steps), next = Float(config.steps - step - 1) / Float(config.steps)
+            let v = velocity(z: Tensor(shape: [batch, trackValues], scalars: Array([[Float]](repeating: z, count: batch).joined())),
+                             text: texts, strides: strides, times: [Float](repeating: t, count: batch)).scalars
+            for i in 0..<trackValues {
+                let velocity = guided ? v[trackValues + i] + config.cfgScale * (v[i] - v[trackValues + i]) : v[i]
+                z[i] += (next - t) * velocity
+            }
+        }
+        return z.indices.map { z[$0] * config.trackScale[$0 % 3] + config.trackCenter[$0 % 3] }
+    }
+}
