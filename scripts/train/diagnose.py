@@ -36,6 +36,13 @@ mean-clip     Whether the motion words reach the mean clip: for each linear moti
               (squared distance from the row's median colour) of frames 0 and 15. A model that
               takes the direction from the words puts "moves left" subjects right of "moves right"
               ones, as the openings do.
+layout        For a DiT with layouts (layout.py): how closely it draws the subject where the layout
+              says, without the planner: 8 world openings per motion at stride 1 with their
+              captions, sampled (config's sampler) with the openings' own tracks as layouts; per
+              motion the share of frames with a subject found, the median distance of its centroid
+              from the track's centre (a triangle's centroid lies r/3 below its box centre), the
+              same after removing each clip's mean offset (how well it follows the track's
+              motion), and how often the evaluator reads the clip's motion right.
 tracks        Whether the DiT follows the motion words: the held-out prompts that ask for left,
               right, up or down (--prompts), generated unanchored at stride 1; per clip the subject's
               net displacement along the asked direction and its travel across it (the world: +15 px
@@ -306,12 +313,44 @@ def tracks(model, seed, prompts_path, stride=1):
           f"travel across it median {np.median(across):.1f} px (the world: {15 * stride:+d} and 0)")
 
 
+def layout_fidelity(model, seed, per_motion=8):
+    if not model.dit.layout_channels:
+        raise SystemExit("diagnose: --checks layout needs a DiT with layout channels (train_dit.py --layout)")
+    from layout import subject_tracks
+    rng = np.random.default_rng(seed)
+    config = model.config["sampler"]
+    encoder = load_text_encoder()
+    print(f"layout fidelity: {per_motion} stride-1 world openings per motion drawn with their own tracks "
+          f"(frames with a subject, median centroid error, evaluator's motion right)")
+    for motion in world.MOTIONS:
+        specs = [draw_spec(rng, motion, world.opening_spec) for _ in range(per_motion)]
+        tracks_px = torch.from_numpy(subject_tracks(specs, [0] * len(specs), [1] * len(specs), model.dit.frames))
+        text = text_input(encoder, [caption(spec) for spec in specs], model.dit.text_words)
+        clips = generate(model, text, [1] * len(specs), seed, config["steps"], config["cfg_scale"], config["shift"],
+                         tracks=tracks_px)
+        found, errors, relative, right = 0, [], [], 0
+        for clip, track in zip(clips, tracks_px.numpy()):
+            offsets = np.array([np.array(centre(subject[1])) - track[k, :2]
+                                for k, subject in enumerate(frame_subjects(clip)) if subject is not None])
+            found += len(offsets)
+            if len(offsets):
+                errors.extend(np.hypot(offsets[:, 0], offsets[:, 1]))
+                offsets = offsets - offsets.mean(axis=0)
+                relative.extend(np.hypot(offsets[:, 0], offsets[:, 1]))
+            right += analyse(clip)["motion"] == motion
+        nan = float("nan")
+        print(f"  {motion:6s}: {found:3d} of {len(specs) * model.dit.frames} frames, "
+              f"median error {np.median(errors) if errors else nan:4.1f} px "
+              f"({np.median(relative) if relative else nan:4.1f} px about the clip's mean offset), "
+              f"motion right {right} of {len(specs)}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/reel-tiny")
     parser.add_argument("--checks", nargs="+", default=["attention", "continuation", "latent-noise"],
                         choices=["attention", "continuation", "image-first", "latent-noise", "mean-clip", "prediction",
-                                 "text", "tracks"])
+                                 "text", "tracks", "layout"])
     parser.add_argument("--prompts", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                                           "models", "reel-tiny", "eval_prompts.json"),
                         help="evaluation set for the tracks and image-first checks")
@@ -338,6 +377,8 @@ def main():
                 prediction(model, args.seed, args.stride, args.jump_free)
             elif check == "text":
                 text_use(model, args.seed, args.stride)
+            elif check == "layout":
+                layout_fidelity(model, args.seed)
             elif check == "mean-clip":
                 mean_clip(model, args.seed)
             else:
