@@ -81,7 +81,8 @@ public struct ClipGenerator: Sendable {
 
     /// The DiT's layout input `[T, L, H, W]` for a pixel track.
     public func layout(track: [Float]) -> Tensor {
-        SubjectLayout(track: track).channels(latentSize: model.config.dit.latentSize, imageSize: model.config.video.width)
+        SubjectLayout(track: track).channels(latentSize: model.config.dit.latentSize, imageSize: model.config.video.width,
+                                             count: model.dit.layoutChannels)
     }
 
     /// What the DiT takes for a prompt: the pooled MiniLM embedding, followed by the word states of

@@ -181,11 +181,11 @@ struct ReelTinyParityTests {
         let folder = try ParityFixture.folder(withConfig: "config_layout.json")
         defer { try? FileManager.default.removeItem(at: folder) }
         let model = try ReelTinyModel(folder: folder)
-        #expect(model.dit.layoutChannels == 4 && model.planner != nil)
+        #expect(model.dit.layoutChannels == 5 && model.planner != nil)
         let io = try ParityFixture.io()
         let layoutIO = try SafetensorsFile(contentsOf: folder.appendingPathComponent("layout_io.safetensors"))
         let layout = try layoutIO.tensor("layout"), expected = try layoutIO.tensor("velocity")
-        #expect(layout.shape == [2, 4, 4, 8, 8])
+        #expect(layout.shape == [2, 4, 5, 8, 8])
         let error = relativeError(try ParityFixture.velocity(model, io, layout: layout), expected)
         print("layout DiT forward parity: relative error \(error)")
         #expect(error <= 1e-4)
@@ -202,19 +202,30 @@ struct ReelTinyParityTests {
         #expect(relativeError(try ParityFixture.velocity(model, io, layout: layout), expected) <= 1e-4)
     }
 
-    @Test("subject layout channels equal layout.layout_channels for the fixture's tracks (≤ 1e-5)")
+    @Test("subject layout channels (bump, offsets, radius, coverage) equal layout.layout_channels for the fixture's tracks (≤ 1e-5)")
     func subjectLayout() throws {
         let io = try SafetensorsFile(contentsOf: ParityFixture.folder.appendingPathComponent("layout_io.safetensors"))
         let tracks = try io.tensor("tracks"), expected = try io.tensor("layout")
         #expect(tracks.shape == [2, 4, 3])
         for item in 0..<2 {
-            let layout = SubjectLayout(track: Array(tracks.scalars[(item * 12)..<((item + 1) * 12)]))
-            let channels = layout.channels(latentSize: 8)
-            #expect(layout.frames == 4 && channels.shape == [4, 4, 8, 8])
-            let reference = expected.slicedFirstAxis(item..<(item + 1)).reshaped([4, 4, 8, 8])
+            let track = Array(tracks.scalars[(item * 12)..<((item + 1) * 12)])
+            let layout = SubjectLayout(track: track)
+            let channels = layout.channels(latentSize: 8, count: 5)
+            #expect(layout.frames == 4 && channels.shape == [4, 5, 8, 8])
+            let reference = expected.slicedFirstAxis(item..<(item + 1)).reshaped([4, 5, 8, 8])
             #expect(channels.maxAbsDifference(reference) <= 1e-5)
-            // Not trivially small: the bump reaches near 1 somewhere in every frame.
-            for frame in 0..<4 { #expect(channels.scalars[(frame * 256)..<(frame * 256 + 64)].max()! > 0.5) }
+            // A four-channel layout is the first four of these.
+            let four = layout.channels(latentSize: 8, count: 4)
+            for frame in 0..<4 {
+                #expect(Array(four.scalars[(frame * 256)..<((frame + 1) * 256)])
+                        == Array(channels.scalars[(frame * 320)..<(frame * 320 + 256)]))
+                // Not trivially small: the bump reaches near 1 somewhere in every frame, and the
+                // coverage adds up to the disc's area in latent pixels (64 image pixels each).
+                #expect(channels.scalars[(frame * 320)..<(frame * 320 + 64)].max()! > 0.5)
+                let area = channels.scalars[(frame * 320 + 256)..<((frame + 1) * 320)].reduce(0, +) * 64
+                let r = track[3 * frame + 2]
+                #expect(abs(area - Float.pi * r * r) < 0.02 * Float.pi * r * r)
+            }
         }
     }
 

@@ -180,7 +180,9 @@ def main():
         config["dit"]["layout_meaning"] = (
             "layout_channels more input channels after [x_t, anchors * mask, mask]: the subject's track (x, y, r "
             "in pixels per frame) as g, g * dx, g * dy, g * r / cell per latent pixel, cell = 64 / latent_size, "
-            "(dx, dy) = (centre - latent pixel centre) / cell, g = exp(-(dx^2 + dy^2) / 2); zeros = no layout. "
+            "(dx, dy) = (centre - latent pixel centre) / cell, g = exp(-(dx^2 + dy^2) / 2); with 5 channels also "
+            "the coverage: the mean over the cell's pixel centres p of clip(r + 0.5 - |p - centre|, 0, 1); "
+            "zeros = no layout. "
             "Guidance: both passes see the layout")
         planner_path = os.path.join(args.work, "planner.pt")
         if not os.path.exists(planner_path):

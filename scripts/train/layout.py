@@ -1,11 +1,15 @@
 """Subject layouts: where the subject is, and how big, in every frame of a window.
 
 A layout is a track [T, 3] of (centre x, centre y, radius) in pixels, the world's own coordinates
-(world.subject_state). The DiT reads it as LAYOUT_CHANNELS extra input channels per latent pixel
+(world.subject_state). The DiT reads it as 4 or 5 extra input channels per latent pixel
 (layout_channels): a Gaussian bump of width one latent pixel around the subject's centre, that
 bump times the centre's offset from the latent pixel (x and y, in latent pixels) and times the
-radius (in latent pixels). The offsets carry the position to a fraction of a pixel, which a bump
-sampled at 8-pixel spacing alone would blur. All zeros means "no layout": the DiT was trained with
+radius (in latent pixels); the fifth, the share of the latent pixel's 8x8 pixels a disc of the
+subject's radius covers (the world's anti-aliased circle averaged over the cell: a soft mask at
+latent resolution). The offsets carry the position to a fraction of a pixel, which a bump
+sampled at 8-pixel spacing alone would blur; the coverage shows the size the way the subject
+itself will, which a DiT fine-tuned on the first four did not learn to follow from the radius
+channel (grow and shrink came out still). All zeros means "no layout": the DiT was trained with
 layouts dropped (LAYOUT_DROP_PROBABILITY) and then draws the subject wherever the words and the
 anchors lead it, as before layouts existed.
 
@@ -24,7 +28,7 @@ import torch
 
 import world
 
-LAYOUT_CHANNELS = 4
+LAYOUT_CHANNELS = 5      # what train_dit.py --layout trains; a 4-channel DiT (no coverage) still loads
 LAYOUT_DROP_PROBABILITY = 0.3
 # The planner's coordinates: (x - 32) / 16, (y - 32) / 16, (r - 8) / 4 (about unit spread).
 TRACK_CENTER = (32.0, 32.0, 8.0)
@@ -40,11 +44,14 @@ def subject_tracks(specs, starts, strides, count):
     return tracks
 
 
-def layout_channels(tracks, latent_size, image_size=world.SIZE):
-    """tracks [..., T, 3] (x, y, r in pixels; a tensor) -> [..., T, LAYOUT_CHANNELS, H, W]
-    float32 with H = W = latent_size: g, g * dx, g * dy, g * r / cell, where cell = image_size /
-    latent_size, (dx, dy) = (subject centre - latent pixel centre) / cell and g = exp(-(dx^2 +
-    dy^2) / 2)."""
+def layout_channels(tracks, latent_size, image_size=world.SIZE, channels=LAYOUT_CHANNELS):
+    """tracks [..., T, 3] (x, y, r in pixels; a tensor) -> [..., T, channels, H, W] float32 with
+    H = W = latent_size: g, g * dx, g * dy, g * r / cell, where cell = image_size / latent_size,
+    (dx, dy) = (subject centre - latent pixel centre) / cell and g = exp(-(dx^2 + dy^2) / 2); with
+    channels = 5 also the coverage: the mean over the cell's pixel centres p of clip(r + 0.5 -
+    |p - centre|, 0, 1)."""
+    if channels not in (4, 5):
+        raise ValueError(f"a layout has 4 or 5 channels, not {channels}")
     tracks = torch.as_tensor(tracks, dtype=torch.float32)
     cell = image_size / latent_size
     centres = (torch.arange(latent_size, dtype=torch.float32) + 0.5) * cell
@@ -53,7 +60,22 @@ def layout_channels(tracks, latent_size, image_size=world.SIZE):
     dy = (y - centres[:, None]) / cell          # [..., H, 1]
     dx, dy = torch.broadcast_tensors(dx, dy)
     g = torch.exp(-0.5 * (dx * dx + dy * dy))
-    return torch.stack([g, g * dx, g * dy, g * (r / cell)], dim=-3)
+    parts = [g, g * dx, g * dy, g * (r / cell)]
+    if channels == 5:
+        parts.append(coverage(tracks, latent_size, image_size))
+    return torch.stack(parts, dim=-3)
+
+
+def coverage(tracks, latent_size, image_size=world.SIZE):
+    """[..., T, H, W]: the share of each latent pixel's image pixels inside the subject's disc,
+    anti-aliased as world.render_clip draws a circle (alpha = clip(r + 0.5 - distance, 0, 1))."""
+    cell = image_size // latent_size
+    pixels = torch.arange(image_size, dtype=torch.float32) + 0.5
+    x, y, r = (tracks[..., i, None, None] for i in range(3))
+    distance = torch.sqrt((pixels[None, :] - x) ** 2 + (pixels[:, None] - y) ** 2)     # [..., S, S]
+    alpha = (r + 0.5 - distance).clamp(0.0, 1.0)
+    shape = alpha.shape[:-2] + (latent_size, cell, latent_size, cell)
+    return alpha.reshape(shape).mean(dim=(-3, -1))
 
 
 def normalise_tracks(tracks):

@@ -78,7 +78,7 @@ def plan_layout(model, texts_embedded, strides, seed, tracks=None):
         pooled = pooled[:, 0] if pooled.dim() == 3 else pooled
         tracks = sample_tracks(model.planner, pooled, torch.as_tensor(strides, dtype=torch.float32),
                                torch.Generator().manual_seed(seed + 1), **model.planner_settings)
-    return layout_channels(tracks, model.dit.latent_size).to(model.device)
+    return layout_channels(tracks, model.dit.latent_size, channels=model.dit.layout_channels).to(model.device)
 
 
 def generate(model, texts_embedded, strides, seed, steps, cfg_scale, shift, bfloat16=False, tracks=None):

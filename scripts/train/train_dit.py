@@ -75,7 +75,8 @@ def exported_dit_state(folder, hyperparameters):
     config.json's sha256), after checking that its config matches the DiT this run builds (latent
     shape from the clip cache, --attention, --patch). A DiT without text tokens or words may grow
     them (GROWABLE); the state dict then lacks their weights. One without layout channels may grow
-    them: patch_embed.weight gets zero columns for their features (the last ones of each token)."""
+    them, or more of them (4 -> 5: the coverage channel): patch_embed.weight gets zero columns for
+    the new features (the last ones of each token)."""
     try:
         exported = ReelTiny(folder)
     except ValueError as error:
@@ -85,7 +86,7 @@ def exported_dit_state(folder, hyperparameters):
                   local_mixing=config.get("local_mixing", "none"), text_tokens=config.get("text_tokens", 0),
                   text_words=config.get("text_words", False), layout_channels=config.get("layout_channels", 0))
     mismatched = {k: (config[k], v) for k, v in hyperparameters.items() if k in config and config[k] != v
-                  and not (k in GROWABLE and not config[k])}
+                  and not (k in GROWABLE and (not config[k] or (k == "layout_channels" and config[k] < v)))}
     if mismatched:
         raise SystemExit(f"dit: {folder} does not match this run (exported, this run): {mismatched}; "
                          f"use a clip cache encoded with that model's VAE and the same --attention/--patch")

@@ -65,12 +65,12 @@ public struct ReelTinyConfig: Sendable, Decodable {
         /// Whether the text input carries the prompt's word states.
         public var takesWords: Bool { textWords ?? false }
 
-        /// The number of layout channels, checked: 0 (also when the config has none) or
-        /// `SubjectLayout.channelCount`.
+        /// The number of layout channels, checked: 0 (also when the config has none), or one of
+        /// `SubjectLayout.channelCounts`.
         public func layoutChannelCount() throws(ReelTinyError) -> Int {
             let count = layoutChannels ?? 0
-            guard count == 0 || count == SubjectLayout.channelCount else {
-                throw .badConfig("dit.layout_channels is \(count) (0, or \(SubjectLayout.channelCount): the channels SubjectLayout makes)")
+            guard count == 0 || SubjectLayout.channelCounts.contains(count) else {
+                throw .badConfig("dit.layout_channels is \(count) (0, 4 or 5: the channels SubjectLayout makes)")
             }
             return count
         }

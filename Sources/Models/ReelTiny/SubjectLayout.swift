@@ -9,11 +9,14 @@ import Tensors
 /// pixel's centre `(u_j, v_i) = ((j + 0.5)·cell, (i + 0.5)·cell)`, `dx = (x − u_j) / cell`,
 /// `dy = (y − v_i) / cell` and `g = exp(−(dx² + dy²) / 2)`, the channels are, in order,
 /// `g`, `g·dx`, `g·dy`, `g·r / cell`: a bump one latent pixel wide around the centre, with the
-/// offsets that place the centre to a fraction of a pixel, and the radius in latent pixels.
+/// offsets that place the centre to a fraction of a pixel, and the radius in latent pixels. A
+/// five-channel layout adds the coverage: the mean over the latent pixel's `cell × cell` image
+/// pixels p of `clamp(r + 0.5 − |p − (x, y)|, 0, 1)`, the world's anti-aliased circle at latent
+/// resolution, which shows the subject's size the way the subject itself will.
 /// Keep in sync with `layout_channels` in scripts/train/layout.py.
 public struct SubjectLayout: Sendable, Equatable {
-    /// Channels per latent pixel (`LAYOUT_CHANNELS` in layout.py).
-    public static let channelCount = 4
+    /// The channel counts a layout comes in: the four of the bump, and those plus the coverage.
+    public static let channelCounts = [4, 5]
 
     /// `(x, y, r)` of each frame in pixels, frame after frame: 3 values per frame.
     public let track: [Float]
@@ -26,15 +29,17 @@ public struct SubjectLayout: Sendable, Equatable {
     /// Frames of the track.
     public var frames: Int { track.count / 3 }
 
-    /// The DiT's layout input `[T, 4, latentSize, latentSize]` for frames of `imageSize` pixels square.
-    public func channels(latentSize: Int, imageSize: Int = 64) -> Tensor {
+    /// The DiT's layout input `[T, count, latentSize, latentSize]` (count 4 or 5) for frames of
+    /// `imageSize` pixels square.
+    public func channels(latentSize: Int, imageSize: Int = 64, count: Int = 4) -> Tensor {
+        precondition(Self.channelCounts.contains(count), "a layout has 4 or 5 channels, not \(count)")
         let cell = Float(imageSize) / Float(latentSize)
         let plane = latentSize * latentSize
         let centres = (0..<latentSize).map { (Float($0) + 0.5) * cell }
-        var out = [Float](repeating: 0, count: frames * Self.channelCount * plane)
+        var out = [Float](repeating: 0, count: frames * count * plane)
         for t in 0..<frames {
             let (x, y, r) = (track[3 * t], track[3 * t + 1], track[3 * t + 2])
-            let base = t * Self.channelCount * plane
+            let base = t * count * plane
             for i in 0..<latentSize {
                 let dy = (y - centres[i]) / cell
                 for j in 0..<latentSize {
@@ -47,7 +52,22 @@ public struct SubjectLayout: Sendable, Equatable {
                     out[pixel + 3 * plane] = g * (r / cell)
                 }
             }
+            if count == 5 { coverage(x: x, y: y, r: r, latentSize: latentSize, imageSize: imageSize, into: &out, at: base + 4 * plane) }
         }
-        return Tensor(shape: [frames, Self.channelCount, latentSize, latentSize], scalars: out)
+        return Tensor(shape: [frames, count, latentSize, latentSize], scalars: out)
+    }
+
+    /// Adds the coverage plane of a disc at `(x, y)` of radius `r` to `out` from `offset`.
+    private func coverage(x: Float, y: Float, r: Float, latentSize: Int, imageSize: Int, into out: inout [Float], at offset: Int) {
+        let cell = imageSize / latentSize
+        let share = 1 / Float(cell * cell)
+        for row in 0..<imageSize {
+            let py = Float(row) + 0.5 - y
+            for column in 0..<imageSize {
+                let px = Float(column) + 0.5 - x
+                let alpha = min(max(r + 0.5 - (px * px + py * py).squareRoot(), 0), 1)
+                out[offset + (row / cell) * latentSize + column / cell] += alpha * share
+            }
+        }
     }
 }
