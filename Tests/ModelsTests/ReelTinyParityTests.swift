@@ -331,17 +331,27 @@ struct ReelTinyLoadingTests {
         return folder
     }
 
-    @Test("a flipped byte in the weights fails the checksum")
-    func corrupt() throws {
-        let folder = try copyOfFixture()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let url = folder.appendingPathComponent("dit.safetensors")
+    /// Flips a byte near the end of `name` in `folder` and returns the error loading the model
+    /// then gives, after checking that it is a checksum mismatch naming that file.
+    func loadAfterFlippingAByte(of name: String, in folder: URL) throws -> ReelTinyError? {
+        let url = folder.appendingPathComponent(name)
         var bytes = try Data(contentsOf: url)
         bytes[bytes.count - 3] ^= 0xff
         try bytes.write(to: url)
         let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
-        guard case .checksumMismatch(let file, _, _) = error else { Issue.record("expected a checksum mismatch, got \(String(describing: error))"); return }
-        #expect(file == "dit.safetensors")
+        guard case .checksumMismatch(let file, _, _) = error else {
+            Issue.record("expected a checksum mismatch, got \(String(describing: error))")
+            return error
+        }
+        #expect(file == name)
+        return error
+    }
+
+    @Test("a flipped byte in the weights fails the checksum")
+    func corrupt() throws {
+        let folder = try copyOfFixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let error = try loadAfterFlippingAByte(of: "dit.safetensors", in: folder)
         #expect(error?.description.contains("corrupt") == true)
     }
 
@@ -426,13 +436,7 @@ struct ReelTinyLoadingTests {
     func corruptPlanner() throws {
         let folder = try ParityFixture.folder(withConfig: "config_layout.json")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let url = folder.appendingPathComponent("planner.safetensors")
-        var bytes = try Data(contentsOf: url)
-        bytes[bytes.count - 5] ^= 0xff
-        try bytes.write(to: url)
-        let error = #expect(throws: ReelTinyError.self) { try ReelTinyModel(folder: folder) }
-        guard case .checksumMismatch(let file, _, _) = error else { Issue.record("expected a checksum mismatch, got \(String(describing: error))"); return }
-        #expect(file == "planner.safetensors")
+        _ = try loadAfterFlippingAByte(of: "planner.safetensors", in: folder)
     }
 
     @Test("no model folder: the error says where Reel looked")
