@@ -137,6 +137,16 @@ def anchor_mask(rng, kind):
     return mask
 
 
+def caption_text_normalisation(embeddings, caption_ids):
+    """(center [384] float32, scale): the mean embedding of the training captions (the rows of
+    `embeddings` that `caption_ids` uses) and the factor that brings their spread around it to unit
+    RMS per dimension (see models.FlowConditioned)."""
+    used = embeddings[np.unique(caption_ids)].astype(np.float64)
+    center = used.mean(axis=0)
+    scale = 1.0 / np.sqrt(((used - center) ** 2).mean())
+    return center.astype(np.float32), float(scale)
+
+
 class Batch(NamedTuple):
     """One training batch (ClipDataset.batch)."""
     x0: torch.Tensor
@@ -214,12 +224,8 @@ class ClipDataset:
                    clips["tracks"] if layouts else None)
 
     def text_normalisation(self):
-        """(center [384], scale): the mean embedding of the training captions and the factor that
-        brings their spread around it to unit RMS per dimension (see DiT.text_center)."""
-        used = self.caption_embeddings[np.unique(self.caption_ids)].astype(np.float64)
-        center = used.mean(axis=0)
-        scale = 1.0 / np.sqrt(((used - center) ** 2).mean())
-        return center.astype(np.float32), float(scale)
+        """caption_text_normalisation of this cache's captions."""
+        return caption_text_normalisation(self.caption_embeddings, self.caption_ids)
 
     def batch(self, rng, size):
         """A Batch: x0 [size, WINDOW, C, H, W] (scaled latents), mask [size, WINDOW], text [size, 384]

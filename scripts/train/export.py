@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 
 from common import write_json_atomic
 from data import CLIP_STRIDES, MASK_KINDS, SUBSAMPLE_PROBABILITY, TEXT_DROP_PROBABILITY, WINDOW
-from layout import TRACK_CENTER, TRACK_SCALE
+from layout import PLANNER_SAMPLER, TRACK_CENTER, TRACK_SCALE
 from models import DIT_NORM_EPS, GROUPS, VAE_NORM_EPS, attention_spans
 import world
 
@@ -193,7 +193,7 @@ def main():
         files.append("planner.safetensors")
         config["planner"] = {
             "weights": "planner.safetensors", "sha256": planner_sha, "dtype": "float16", "weights_are": "EMA",
-            **planner["hyperparameters"], "steps": 24, "cfg_scale": 1.0,
+            **planner["hyperparameters"], **PLANNER_SAMPLER,
             "track": "[frames, 3]: (x, y, r) in pixels, normalised as (v - center) / scale",
             "track_center": list(TRACK_CENTER), "track_scale": list(TRACK_SCALE),
             "forward": "c = silu(time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_mlp(text)); "

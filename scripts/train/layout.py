@@ -30,6 +30,8 @@ import world
 
 LAYOUT_CHANNELS = 5      # what train_dit.py --layout trains; a 4-channel DiT (no coverage) still loads
 LAYOUT_DROP_PROBABILITY = 0.3
+# How the track planner is sampled (train_planner.sample_tracks; exported to config.json's planner).
+PLANNER_SAMPLER = {"steps": 24, "cfg_scale": 1.0}
 # The planner's coordinates: (x - 32) / 16, (y - 32) / 16, (r - 8) / 4 (about unit spread).
 TRACK_CENTER = (32.0, 32.0, 8.0)
 TRACK_SCALE = (16.0, 16.0, 4.0)

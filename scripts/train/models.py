@@ -322,7 +322,48 @@ class DiTBlock(nn.Module):
         return x + gate2[:, None] * self.feed_forward(modulate(self.norm2(x), shift2, scale2))
 
 
-class DiT(nn.Module):
+class FlowConditioned(nn.Module):
+    """What the DiT and the track planner share: the conditioning vector from flow time, frame
+    stride and pooled text (time_mlp, stride_mlp, text_mlp) and the text normalisation in front of
+    text_mlp. Swift's twin is FlowConditioning in ReelTinyDiT.swift."""
+
+    def add_conditioning(self, dim, text_dim, frequency_dim):
+        """Creates time_mlp, stride_mlp, text_mlp and the normalisation buffers (in that order)."""
+        self.frequency_dim = frequency_dim
+        self.time_mlp = MLP(frequency_dim, dim, dim, F.silu)
+        self.stride_mlp = MLP(frequency_dim, dim, dim, F.silu)
+        self.text_mlp = MLP(text_dim, dim, dim, F.silu)
+        # Text normalisation (not saved with the weights): text_mlp sees (text - text_center) *
+        # text_scale. Pooled MiniLM embeddings of our captions differ from each other by a few
+        # hundredths per dimension, far less than the time embedding's unit-sized features, so the
+        # conditioning pathway barely learnt; centring on the caption mean and scaling the spread
+        # to unit RMS per dimension fixes that. export.py folds both into text_mlp.fc1, so the
+        # exported model (and the Swift port) take the raw embedding. Identity by default.
+        self.register_buffer("text_center", torch.zeros(text_dim), persistent=False)
+        self.register_buffer("text_scale", torch.ones(()), persistent=False)
+
+    @staticmethod
+    def stride_value(stride):
+        """The number fed to the stride's sinusoidal embedding: 200 * log2(stride)."""
+        return 200.0 * torch.log2(stride.float())
+
+    def text_feature(self, text):
+        """[n, dim]: text_mlp((text - text_center) * text_scale)."""
+        return self.text_mlp((text - self.text_center) * self.text_scale)
+
+    def conditioning(self, text_feature, stride, t):
+        """[n, dim]: time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_feature (of
+        text_feature(text))."""
+        return (self.time_mlp(sinusoidal_embedding(1000.0 * t, self.frequency_dim))
+                + self.stride_mlp(sinusoidal_embedding(self.stride_value(stride), self.frequency_dim))
+                + text_feature)
+
+    def set_text_normalisation(self, center, scale):
+        self.text_center.copy_(torch.as_tensor(center, dtype=torch.float32))
+        self.text_scale.fill_(float(scale))
+
+
+class DiT(FlowConditioned):
     """Velocity model on a window of latent frames.
 
     forward(x [n, T, C, H, W] noisy latents, anchors [n, T, C, H, W], mask [n, T] (1 = anchor frame),
@@ -351,23 +392,12 @@ class DiT(nn.Module):
             raise ValueError("text_words needs text_tokens >= 1 (the pooled token is what a text without words, "
                              "the unconditional pass included, attends to)")
         self.frames, self.channels, self.latent_size, self.patch = frames, latent_channels, latent_size, patch
-        self.frequency_dim = frequency_dim
         self.grid = latent_size // patch
         self.layout_channels = layout_channels
         in_features = (2 * latent_channels + 1 + layout_channels) * patch * patch
         self.patch_embed = nn.Linear(in_features, dim)
         self.register_buffer("position", position_table(frames, self.grid, self.grid, dim), persistent=True)
-        self.time_mlp = MLP(frequency_dim, dim, dim, F.silu)
-        self.stride_mlp = MLP(frequency_dim, dim, dim, F.silu)
-        self.text_mlp = MLP(text_dim, dim, dim, F.silu)
-        # Text normalisation (not saved with the weights): text_mlp sees (text - text_center) *
-        # text_scale. Pooled MiniLM embeddings of our captions differ from each other by a few
-        # hundredths per dimension, far less than the time embedding's unit-sized features, so the
-        # conditioning pathway barely learnt; centring on the caption mean and scaling the spread
-        # to unit RMS per dimension fixes that. export.py folds both into text_mlp.fc1, so the
-        # exported model (and the Swift port) take the raw embedding. Identity by default.
-        self.register_buffer("text_center", torch.zeros(text_dim), persistent=False)
-        self.register_buffer("text_scale", torch.ones(()), persistent=False)
+        self.add_conditioning(dim, text_dim, frequency_dim)
         self.attention, self.local_mixing, self.text_tokens = attention, local_mixing, text_tokens
         # text_tokens > 0: the text feature also becomes that many tokens every block cross-attends
         # to (text_context, CrossAttention); 0: adaLN is the text's only way in.
@@ -398,22 +428,6 @@ class DiT(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    @staticmethod
-    def stride_value(stride):
-        """The number fed to the stride's sinusoidal embedding: 200 * log2(stride)."""
-        return 200.0 * torch.log2(stride.float())
-
-    def text_feature(self, text):
-        """[n, dim]: text_mlp((text - text_center) * text_scale)."""
-        return self.text_mlp((text - self.text_center) * self.text_scale)
-
-    def conditioning(self, text_feature, stride, t):
-        """[n, dim]: time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_feature (of
-        text_feature(text))."""
-        return (self.time_mlp(sinusoidal_embedding(1000.0 * t, self.frequency_dim))
-                + self.stride_mlp(sinusoidal_embedding(self.stride_value(stride), self.frequency_dim))
-                + text_feature)
-
     def text_context(self, text_feature):
         """[n, text_tokens, dim]: layer_norm(text_to_tokens(silu(text_feature))) split into tokens
         (no affine), what CrossAttention attends to; None without text tokens."""
@@ -430,10 +444,6 @@ class DiT(nn.Module):
         present = words.abs().sum(dim=-1) > 0
         mask = torch.cat([torch.ones(tokens.shape[:2], dtype=torch.bool, device=words.device), present], dim=1)
         return torch.cat([tokens, projected.to(tokens.dtype)], dim=1), mask
-
-    def set_text_normalisation(self, center, scale):
-        self.text_center.copy_(torch.as_tensor(center, dtype=torch.float32))
-        self.text_scale.fill_(float(scale))
 
     def patchify(self, x):
         """[n, T, K, H, W] -> [n, T * g * g, K * p * p], token (t, gy, gx), feature (k, dy, dx)."""
@@ -472,7 +482,7 @@ class DiT(nn.Module):
         return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))
 
 
-class TrackPlanner(nn.Module):
+class TrackPlanner(FlowConditioned):
     """Flow-matching model of the subject's track [T, 3] (layout.py's normalised x, y, r per frame)
     given the prompt and the frame stride: the first stage of layout-then-video generation.
 
@@ -480,19 +490,14 @@ class TrackPlanner(nn.Module):
     [n], t [n]) -> velocity [n, T * 3] (noise - track, the DiT's convention). A residual MLP: z is
     projected to `dim`, then `depth` blocks h += gate * fc2(silu(fc1(modulate(layer_norm(h), shift,
     scale)))) with (shift, scale, gate) from the conditioning (adaLN-zero, as the DiT), then the
-    modulated final norm and a linear map back. Conditioning: time, stride and text embeddings as the
-    DiT makes them; the text is normalised like the DiT's (text_center, text_scale; folded into
-    text_mlp.fc1 on export)."""
+    modulated final norm and a linear map back. Conditioning: the DiT's (FlowConditioned), text
+    normalisation included (folded into text_mlp.fc1 on export)."""
 
     def __init__(self, frames=16, dim=256, depth=4, mlp_ratio=2, text_dim=384, frequency_dim=256):
         super().__init__()
-        self.frames, self.frequency_dim = frames, frequency_dim
+        self.frames = frames
         self.inp = nn.Linear(frames * 3, dim)
-        self.time_mlp = MLP(frequency_dim, dim, dim, F.silu)
-        self.stride_mlp = MLP(frequency_dim, dim, dim, F.silu)
-        self.text_mlp = MLP(text_dim, dim, dim, F.silu)
-        self.register_buffer("text_center", torch.zeros(text_dim), persistent=False)
-        self.register_buffer("text_scale", torch.ones(()), persistent=False)
+        self.add_conditioning(dim, text_dim, frequency_dim)
         self.modulations = nn.ModuleList([nn.Linear(dim, 3 * dim) for _ in range(depth)])
         self.mlps = nn.ModuleList([MLP(dim, mlp_ratio * dim, dim, F.silu) for _ in range(depth)])
         self.modulation_out = nn.Linear(dim, 2 * dim)
@@ -505,15 +510,8 @@ class TrackPlanner(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def set_text_normalisation(self, center, scale):
-        self.text_center.copy_(torch.as_tensor(center, dtype=torch.float32))
-        self.text_scale.fill_(float(scale))
-
     def forward(self, z, text, stride, t):
-        c = (self.time_mlp(sinusoidal_embedding(1000.0 * t, self.frequency_dim))
-             + self.stride_mlp(sinusoidal_embedding(DiT.stride_value(stride), self.frequency_dim))
-             + self.text_mlp((text - self.text_center) * self.text_scale))
-        c = F.silu(c)
+        c = F.silu(self.conditioning(self.text_feature(text), stride, t))
         h = self.inp(z)[:, None]    # one token: modulate broadcasts over a token axis
         for modulation, mlp in zip(self.modulations, self.mlps):
             shift, scale, gate = modulation(c).chunk(3, dim=-1)

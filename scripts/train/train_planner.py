@@ -26,9 +26,11 @@ import torch
 import world
 from captions import TRAIN_COMBOS
 from common import Log, add_runtime_arguments, parameter_count, save_atomic, setup_runtime, write_json_atomic
-from data import (CLIP_STRIDES, STRIDE_SAMPLING_WEIGHTS, SUBSAMPLE_PROBABILITY, TEXT_DROP_PROBABILITY, WINDOW)
-from layout import normalise_tracks, pixel_tracks, subject_tracks
+from data import (CLIP_STRIDES, STRIDE_SAMPLING_WEIGHTS, SUBSAMPLE_PROBABILITY, TEXT_DROP_PROBABILITY, WINDOW,
+                  caption_text_normalisation)
+from layout import PLANNER_SAMPLER, normalise_tracks, pixel_tracks, subject_tracks
 from models import TrackPlanner
+from sampler import time_schedule
 
 PLANNER_HYPERPARAMETERS = {"frames": WINDOW, "dim": 256, "depth": 4, "mlp_ratio": 2, "text_dim": 384,
                            "frequency_dim": 256}
@@ -63,11 +65,12 @@ def planner_batch(rng, size, embeddings, caption_ids):
 
 
 @torch.no_grad()
-def sample_tracks(planner, text, stride, generator, steps=24, cfg_scale=1.0):
+def sample_tracks(planner, text, stride, generator, steps=PLANNER_SAMPLER["steps"],
+                  cfg_scale=PLANNER_SAMPLER["cfg_scale"]):
     """Euler from t = 1 to 0 (the DiT's schedule at shift 1): pixel tracks [n, WINDOW, 3]."""
     n = len(text)
     z = torch.randn(n, planner.frames * 3, generator=generator)
-    times = torch.linspace(1.0, 0.0, steps + 1).tolist()
+    times = time_schedule(steps, 1.0)
     for t, t_next in zip(times[:-1], times[1:]):
         tt = torch.full((n,), t)
         if cfg_scale != 1.0:
@@ -126,12 +129,10 @@ def main():
     log = Log(os.path.join(args.work, "train.log"))
     captions = np.load(os.path.join(args.work, "captions.npz"))
     embeddings, caption_ids = captions["embeddings"], captions["combo_caption_ids"]
-    used = embeddings[np.unique(caption_ids)].astype(np.float64)
-    center = used.mean(axis=0)
-    scale = float(1.0 / np.sqrt(((used - center) ** 2).mean()))
+    center, scale = caption_text_normalisation(embeddings, caption_ids)
 
     planner = TrackPlanner(**PLANNER_HYPERPARAMETERS).to(device)
-    planner.set_text_normalisation(center.astype(np.float32), scale)
+    planner.set_text_normalisation(center, scale)
     ema = copy.deepcopy(planner).requires_grad_(False)
     optimizer = torch.optim.AdamW(planner.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
     rng = np.random.default_rng(args.seed)
