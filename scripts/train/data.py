@@ -172,7 +172,7 @@ class ClipDataset:
     """
 
     def __init__(self, latents, combos, strides, caption_embeddings, caption_ids, shift, scale, openings=None,
-                 jumps=None, caption_words=None, tracks=None):
+                 jumps=None, caption_words=None, tracks=None, motion_emphasis=None):
         self.latents = latents
         self.tracks = tracks
         # (float16 [u, L, 384] zero-padded, lengths [u]) or None: batches then give text as
@@ -193,6 +193,10 @@ class ClipDataset:
                                  "run encode_clips.py --resume on it to add them")
             self.valid_offsets = jump_free_offsets(jumps)
             weights = motion_balanced(weights, self.valid_offsets[:, 0].any(axis=1), combos)
+        if motion_emphasis:
+            motions = np.array([TRAIN_COMBOS[int(c)]["motion"] for c in combos])
+            for motion, factor in motion_emphasis.items():
+                weights = np.where(motions == motion, weights * factor, weights)
         self.clip_probabilities = weights / weights.sum()
         self.opening_probabilities = None
         if openings is not None and openings.any():
@@ -202,9 +206,10 @@ class ClipDataset:
             self.opening_probabilities = opening_weights / opening_weights.sum()
 
     @classmethod
-    def load(cls, clips_path, captions_path, words_path=None, layouts=False):
+    def load(cls, clips_path, captions_path, words_path=None, layouts=False, motion_emphasis=None):
         """words_path: caption_words.npz (build_captions.py) for a DiT with text_words, else None;
-        layouts: batches carry the subject's layout (the cache must hold `tracks`)."""
+        layouts: batches carry the subject's layout (the cache must hold `tracks`); motion_emphasis:
+        {motion: factor}, windows of those motions drawn factor times as often."""
         clips = np.load(clips_path)
         captions = np.load(captions_path)
         words = None
@@ -221,7 +226,7 @@ class ClipDataset:
                    captions["combo_caption_ids"], float(clips["shift"]), float(clips["scale"]),
                    clips["openings"] if "openings" in clips.files else None,
                    clips["jumps"] if "jumps" in clips.files else None, words,
-                   clips["tracks"] if layouts else None)
+                   clips["tracks"] if layouts else None, motion_emphasis)
 
     def text_normalisation(self):
         """caption_text_normalisation of this cache's captions."""

@@ -42,7 +42,10 @@ layout        For a DiT with layouts (layout.py): how closely it draws the subje
               motion the share of frames with a subject found, the median distance of its centroid
               from the track's centre (a triangle's centroid lies r/3 below its box centre), the
               same after removing each clip's mean offset (how well it follows the track's
-              motion), and how often the evaluator reads the clip's motion right.
+              motion), how often the evaluator reads the clip's motion right, the subject's
+              area over the area the track's radius gives (median; 1 = the layout's size) and,
+              for grow and shrink, its change of log area over the track's (1 = followed, 0 =
+              drawn still).
 tracks        Whether the DiT follows the motion words: the held-out prompts that ask for left,
               right, up or down (--prompts), generated unanchored at stride 1; per clip the subject's
               net displacement along the asked direction and its travel across it (the world: +15 px
@@ -50,6 +53,7 @@ tracks        Whether the DiT follows the motion words: the held-out prompts tha
 """
 import argparse
 import json
+import math
 import os
 
 import numpy as np
@@ -328,11 +332,15 @@ def layout_fidelity(model, seed, per_motion=8):
         text = text_input(encoder, [caption(spec) for spec in specs], model.dit.text_words)
         clips = generate(model, text, [1] * len(specs), seed, config["steps"], config["cfg_scale"], config["shift"],
                          tracks=tracks_px)
-        found, errors, relative, right = 0, [], [], 0
-        for clip, track in zip(clips, tracks_px.numpy()):
+        found, errors, relative, right, sizes, growths = 0, [], [], 0, [], []
+        for spec, clip, track in zip(specs, clips, tracks_px.numpy()):
+            subjects = frame_subjects(clip)
             offsets = np.array([np.array(centre(subject[1])) - track[k, :2]
-                                for k, subject in enumerate(frame_subjects(clip)) if subject is not None])
+                                for k, subject in enumerate(subjects) if subject is not None])
             found += len(offsets)
+            size, growth = size_fidelity(spec.shape, subjects, track[:, 2])
+            sizes.append(size)
+            growths.append(growth)
             if len(offsets):
                 errors.extend(np.hypot(offsets[:, 0], offsets[:, 1]))
                 offsets = offsets - offsets.mean(axis=0)
@@ -342,7 +350,26 @@ def layout_fidelity(model, seed, per_motion=8):
         print(f"  {motion:6s}: {found:3d} of {len(specs) * model.dit.frames} frames, "
               f"median error {np.median(errors) if errors else nan:4.1f} px "
               f"({np.median(relative) if relative else nan:4.1f} px about the clip's mean offset), "
-              f"motion right {right} of {len(specs)}")
+              f"motion right {right} of {len(specs)}; size {np.nanmedian(sizes):4.2f}"
+              + (f", growth followed {np.nanmedian(growths):5.2f}" if motion in ("grow", "shrink") else ""))
+
+
+def size_fidelity(shape, subjects, radii):
+    """(median over frames of the subject's area / the area the world draws at the track's radius,
+    the subject's change of log area from the first 4 frames to the last 4 / the track's change):
+    1 and 1 when the DiT draws the size the layout says; NaN where undecidable."""
+    areas = np.array([subject[1].sum() if subject is not None else np.nan for subject in subjects], dtype=np.float64)
+    expected = SHAPE_AREA[shape] * np.asarray(radii, dtype=np.float64) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        size = np.nanmedian(areas / expected) if np.isfinite(areas).any() else np.nan
+        wanted = np.log(expected[-4:]).mean() - np.log(expected[:4]).mean()
+        got = np.nanmean(np.log(areas[-4:])) - np.nanmean(np.log(areas[:4]))
+    return size, (got / wanted if abs(wanted) > 0.1 else np.nan)
+
+
+# The area world.signed_distance's shapes cover at radius r, over r^2 (the triangle: base and
+# height 2r).
+SHAPE_AREA = {"circle": math.pi, "square": 4.0, "triangle": 2.0}
 
 
 def main():

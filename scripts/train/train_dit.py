@@ -37,6 +37,18 @@ DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "pa
                        "layout_channels": 0}
 
 
+def parse_emphasis(pairs):
+    """["grow=2.5", ...] -> {"grow": 2.5, ...} (world.MOTIONS only)."""
+    emphasis = {}
+    for pair in pairs:
+        motion, _, factor = pair.partition("=")
+        if motion not in world.MOTIONS or not factor:
+            raise SystemExit(f"dit: --emphasise takes MOTION=FACTOR with a motion of {', '.join(world.MOTIONS)}, "
+                             f"not {pair!r}")
+        emphasis[motion] = float(factor)
+    return emphasis
+
+
 def learning_rate(step, total, peak, warmup=300):
     """Linear warmup, then cosine decay to 10% of the peak."""
     if step < warmup:
@@ -45,7 +57,7 @@ def learning_rate(step, total, peak, warmup=300):
     return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0, layout=None):
+def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0, layout=None, subject_weight=0.0):
     """MSE between the predicted and the true velocity noise - x0 at x_t = (1 - t) x0 + t noise,
     plus motion_weight times the MSE of the error's frame-to-frame differences.
 
@@ -53,11 +65,23 @@ def flow_loss(model, x0, mask, text, stride, t, noise, motion_weight=0.0, layout
     are weighted: an error shared by all frames (a wrong background tone) costs 1, one that changes
     from frame to frame (a subject drawn at a different place in every frame, a track going the
     wrong way) costs up to 1 + 4 * motion_weight. Those incoherent errors are what the evaluation's
-    motion check fails on, and the plain MSE spends most of its signal on per-frame appearance."""
+    motion check fails on, and the plain MSE spends most of its signal on per-frame appearance.
+
+    subject_weight: with a 5-channel layout, the error at a latent pixel counts 1 + subject_weight
+    times the layout's coverage there (dilated by one latent pixel: the VAE spreads an edge into
+    its neighbours). The plain MSE is mostly background, and a subject drawn the wrong size costs
+    little of it; a DiT trained on it followed a layout's position but not its size (grow and
+    shrink came out still). The weight is a function of the layout, an input, and zero where the
+    layout was dropped, so the minimiser is still the conditional mean."""
     tt = t[:, None, None, None, None]
     xt = (1.0 - tt) * x0 + tt * noise
     velocity = model(xt, x0, mask, text, stride, t, layout)
     error = velocity.float() - (noise - x0)
+    if subject_weight and layout is not None and layout.shape[2] == 5:
+        covered = layout[:, :, 4].float()
+        frames = covered.shape[:2]
+        dilated = torch.nn.functional.max_pool2d(covered.flatten(0, 1)[:, None], 3, stride=1, padding=1)
+        error = error * torch.sqrt(1.0 + subject_weight * dilated.reshape(*frames, 1, *covered.shape[-2:]))
     loss = error.pow(2).mean()
     if motion_weight:
         loss = loss + motion_weight * (error[:, 1:] - error[:, :-1]).pow(2).mean()
@@ -200,6 +224,11 @@ def main():
                              "see correlated_noise); the sampler must use the same value (config.json)")
     parser.add_argument("--motion-loss", type=float, default=1.0,
                         help="weight of the frame-to-frame difference term of the loss (see flow_loss; 0 = plain MSE)")
+    parser.add_argument("--subject-weight", type=float, default=0.0,
+                        help="with --layout: extra weight of the loss where the layout's subject is (see flow_loss; "
+                             "0 = every latent pixel alike)")
+    parser.add_argument("--emphasise", nargs="*", default=[], metavar="MOTION=FACTOR",
+                        help="draw windows of these motions FACTOR times as often (e.g. grow=2.5 shrink=2.5)")
     parser.add_argument("--text-aux", type=float, default=0.0,
                         help="weight of a cross-entropy loss that asks linear heads on the DiT's text feature for "
                              "the caption's attributes (motion, colour, shape, size, background; "
@@ -244,7 +273,7 @@ def main():
 
     dataset = ClipDataset.load(os.path.join(args.work, "clips.npz"), os.path.join(args.work, "captions.npz"),
                                os.path.join(args.work, "caption_words.npz") if args.text_words else None,
-                               layouts=args.layout)
+                               layouts=args.layout, motion_emphasis=parse_emphasis(args.emphasise))
     # The latent's channels and size come from the clip cache (the VAE that encoded it).
     _, _, channels, size, _ = dataset.latents.shape
     hyperparameters = dict(DIT_HYPERPARAMETERS, attention=args.attention, local_mixing=args.local_mixing,
@@ -319,6 +348,7 @@ def main():
                      "batch": args.batch, "lr": args.lr, "t_mean": args.t_mean,
                      "t_mean_unanchored": args.t_mean_unanchored, "seed": args.seed,
                      "noise_shared": args.noise_shared, "motion_loss": args.motion_loss, "text_aux": args.text_aux,
+                     "subject_weight": args.subject_weight, "emphasise": args.emphasise,
                      **({"text_heads": heads.state_dict()} if heads else {})}, checkpoint_path)
 
     started = last_log = time.monotonic()
@@ -330,7 +360,8 @@ def main():
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)
         with autocast(device):
-            loss = flow = flow_loss(model, x0, mask, text, stride, t, noise, args.motion_loss, layout)
+            loss = flow = flow_loss(model, x0, mask, text, stride, t, noise, args.motion_loss, layout,
+                                    args.subject_weight)
             if heads is not None:
                 aux = heads.loss(model, text, combos)
                 recent_aux.append(aux.item())
