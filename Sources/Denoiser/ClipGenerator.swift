@@ -46,7 +46,7 @@ public struct ClipGenerator: Sendable {
                         progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
         let dit = model.dit
         let text = textInput(prompt)
-        let layout = plan(pooled: Array(text.prefix(dit.textDimension)), seed: seed, stride: stride).map { self.layout(track: $0) }
+        let layout = plan(prompt: prompt, seed: seed, stride: stride).map { self.layout(track: $0) }
         return latents(text: text, seed: seed, startFrame: 0, stride: stride,
                        anchors: Tensor(zeros: [dit.windowFrames] + dit.frameShape),
                        mask: Array(repeating: false, count: dit.windowFrames), layout: layout, settings: settings, progress: progress)
@@ -69,14 +69,24 @@ public struct ClipGenerator: Sendable {
     /// per frame of the window, from the seed's track noise (`TrackPlanner.sampleTrack`); nil for a
     /// DiT without layout channels. The track `latents(prompt:seed:stride:settings:progress:)` follows.
     public func plan(prompt: String, seed: UInt64, stride: Int = 1) -> [Float]? {
-        guard model.dit.layoutChannels > 0 else { return nil }
-        return plan(pooled: textEncoder.embed(prompt), seed: seed, stride: stride)
+        guard model.dit.layoutChannels > 0, let planner = model.planner else { return nil }
+        guard planner.config.readsWords else { return plan(pooled: textEncoder.embed(prompt), seed: seed, stride: stride) }
+        let (pooled, words) = textEncoder.embedWithWords(prompt)
+        return plan(pooled: pooled, words: Array(words.joined()), seed: seed, stride: stride)
     }
 
-    /// The planner's track for a pooled embedding; nil without layout channels.
-    func plan(pooled: [Float], seed: UInt64, stride: Int) -> [Float]? {
+    /// The planner's track for a pooled embedding and, for a planner that reads them, token
+    /// states (rows of 384 values, flattened); nil without layout channels.
+    public func plan(pooled: [Float], words: [Float] = [], seed: UInt64, stride: Int) -> [Float]? {
         guard model.dit.layoutChannels > 0, let planner = model.planner else { return nil }
-        return planner.sampleTrack(text: pooled, stride: stride, seed: seed)
+        return planner.sampleTrack(text: pooled, words: planner.config.readsWords ? words : [], stride: stride, seed: seed)
+    }
+
+    /// The token states (flattened rows) the planner reads for `prompt`; empty when it reads the
+    /// pooled embedding alone.
+    public func plannerWords(_ prompt: String) -> [Float] {
+        guard model.planner?.config.readsWords == true else { return [] }
+        return Array(textEncoder.embedWithWords(prompt).words.joined())
     }
 
     /// The DiT's layout input `[T, L, H, W]` for a pixel track.

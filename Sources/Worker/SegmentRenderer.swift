@@ -25,7 +25,10 @@ extension SegmentRenderer {
 }
 
 /// The built-in renderer: reel-tiny's DiT with the flow-matching sampler, conditioned on the
-/// task's prompts (MiniLM embeddings mixed by weight) and its anchor frames.
+/// task's prompts (MiniLM embeddings mixed by weight) and its anchor frames. For a DiT with layout
+/// channels, a window with no anchor frame (a film's opening) follows the track the planner draws
+/// from the mixed prompt and the task's seed, as `reel generate` does; an anchored window gets no
+/// layout and continues what its anchors show (the DiT was trained with layouts dropped).
 public final class ReelTinyRenderer: SegmentRenderer {
     public let generator: ClipGenerator
     private let embeddings = Mutex<[String: [Float]]>([:])
@@ -55,9 +58,16 @@ public final class ReelTinyRenderer: SegmentRenderer {
         }
         let settings = SamplerSettings(steps: task.sampler.steps, guidance: Float(task.sampler.guidance), shift: Float(task.sampler.shift),
                                        method: SamplingMethod(rawValue: task.sampler.method) ?? .euler)
-        let latents = generator.latents(text: text(for: task.text), seed: task.seed, startFrame: task.startFrame, stride: task.stride,
+        let text = text(for: task.text)
+        // The planner reads the mixed pooled embedding and every weighted prompt's token states.
+        let layout = task.anchorSlots.isEmpty
+            ? generator.plan(pooled: Array(text.prefix(dit.textDimension)),
+                             words: task.text.filter { $0.weight > 0 }.flatMap { generator.plannerWords($0.prompt) },
+                             seed: task.seed, stride: task.stride).map(generator.layout(track:))
+            : nil
+        let latents = generator.latents(text: text, seed: task.seed, startFrame: task.startFrame, stride: task.stride,
                                         anchors: Tensor(shape: [task.frames] + dit.frameShape, scalars: anchorValues), mask: mask,
-                                        level: task.level, settings: settings, progress: progress)
+                                        level: task.level, layout: layout, settings: settings, progress: progress)
         return latents.scalars
     }
 

@@ -269,6 +269,51 @@ struct ReelTinyParityTests {
         #expect(relativeError(Tensor(shape: expected.shape, scalars: other), expected) > 1e-2)
     }
 
+    @Test("a planner that reads token states: velocity (padding rows and a no-text item included) and a sampled track within 1e-4")
+    func plannerWithWords() throws {
+        let folder = try ParityFixture.folder(withConfig: "config_planner_words.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let planner = try #require(try ReelTinyModel(folder: folder).planner)
+        #expect(planner.config.wordHeads == 2 && planner.config.readsWords)
+        let io = try SafetensorsFile(contentsOf: folder.appendingPathComponent("planner_words_io.safetensors"))
+        let packed = try io.tensor("planner_text")
+        let (n, rows, width) = (packed.shape[0], packed.shape[1], packed.shape[2])
+        let item = { (i: Int, row: Int) in Array(packed.scalars[((i * rows + row) * width)..<((i * rows + row + 1) * width)]) }
+        let pooled = Tensor(shape: [n, width], scalars: (0..<n).flatMap { item($0, 0) })
+        let words = (0..<n).map { i in Tensor(shape: [rows - 1, width], scalars: (1..<rows).flatMap { item(i, $0) }) }
+        let z = try io.tensor("planner_z"), strides = try io.tensor("planner_stride").scalars, times = try io.tensor("planner_t").scalars
+        let expected = try io.tensor("planner_velocity")
+        let velocity = planner.velocity(z: z, text: pooled, words: words, strides: strides, times: times)
+        let error = relativeError(velocity, expected)
+        print("word-reading track planner parity: relative error \(error)")
+        #expect(error <= 1e-4)
+        // The token states matter: without them the velocity is another.
+        #expect(relativeError(planner.velocity(z: z, text: pooled, strides: strides, times: times), expected) > 1e-2)
+
+        let sample = try io.tensor("sample_text")
+        let sampleRows = sample.shape[1]
+        let track = planner.sampleTrack(text: Array(sample.scalars[0..<width]), words: Array(sample.scalars[width..<(sampleRows * width)]),
+                                        stride: Int(try io.tensor("sample_stride").scalars[0]), noise: try io.tensor("sample_noise").scalars)
+        let expectedTrack = try io.tensor("sample_track")
+        #expect(relativeError(Tensor(shape: expectedTrack.shape, scalars: track), expectedTrack) <= 1e-4)
+    }
+
+    @Test("a config whose planner.word_heads does not divide planner.dim is refused with a sentence")
+    func plannerWordHeadsMustDivide() throws {
+        let folder = try ParityFixture.folder(withConfig: "config_planner_words.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try ParityFixture.editConfig(in: folder) { config in
+            var section = config["planner"] as! [String: Any]
+            section["word_heads"] = 3
+            config["planner"] = section
+        }
+        #expect {
+            _ = try ReelTinyModel(folder: folder)
+        } throws: { error in
+            "\(error)".contains("planner.word_heads is 3")
+        }
+    }
+
     @Test("fine latent (two VAE levels: 16×16 latents; 4×4 DiT patches): VAE and DiT within 1e-4")
     func fineLatent() throws {
         let folder = ParityFixture.folder.appendingPathComponent("fine-latent")

@@ -21,7 +21,10 @@ above stay byte for byte as they were): a DiT reading the subject's layout as 4 
 "planner" section in config_layout.json as export.py writes it); layout_io.safetensors holds the
 tracks, their layout channels (layout.layout_channels), the DiT's output on the first fixture's
 inputs with that layout ("velocity"), the planner's inputs and velocity ("planner_*") and a track
-sampled by train_planner.sample_tracks from known noise ("sample_*").
+sampled by train_planner.sample_tracks from known noise ("sample_*"). Then, drawn after that, a
+track planner that also reads MiniLM's per-token states (word_heads = PLANNER_WORD_HEADS:
+planner_words.safetensors, config_planner_words.json, planner_words_io.safetensors with its
+inputs, velocity and sampled track, as above but with token rows).
 
 Run: scripts/reference/make_fixtures.sh  (or: $(scripts/reference/venv.sh) scripts/reference/reel_tiny_fixture.py OUT)
 """
@@ -46,6 +49,7 @@ FINE_DIT_CONFIG = dict(DIT_CONFIG, latent_size=16, patch=4)
 TEXT_TOKENS = 3
 PLANNER_CONFIG = dict(frames=DIT_CONFIG["frames"], dim=32, depth=2, mlp_ratio=2, text_dim=384, frequency_dim=32)
 PLANNER_SAMPLER = dict(steps=6, cfg_scale=2.5)
+PLANNER_WORD_HEADS = 2
 
 
 def randomise(module, generator, scale):
@@ -148,6 +152,7 @@ def main():
     dit_variant(out, config, g, (x, anchors, mask, words, stride, t), "words", local_mixing="shift",
                 text_tokens=TEXT_TOKENS, text_words=True)
     layouts(out, config, g, inputs)
+    planner_words(out, g)
     print(f"wrote reel-tiny parity fixtures to {out}")
 
 
@@ -209,6 +214,44 @@ def layouts(out, config, g, inputs):
              "sample_stride": torch.tensor([4.0]), "sample_noise": sample_noise, "sample_track": sample_track}
     dit_variant(out, config, g, inputs + (channels,), "layout", extra_io=extra, local_mixing="shift",
                 layout_channels=layout.LAYOUT_CHANNELS)
+
+
+def planner_words(out, g):
+    """The word-reading planner fixture, drawn from g after the layout fixture: a random
+    TrackPlanner with PLANNER_WORD_HEADS attention-pooling heads, three inputs of pooled embedding
+    plus 5 token rows (the first item's last two rows zero padding, the third item no text at
+    all), its velocity, and a track sampled from known noise for a text of 4 token rows. Its
+    config is config_layout.json with this planner."""
+    from train_planner import sample_tracks
+    frames = DIT_CONFIG["frames"]
+    planner = models.TrackPlanner(**PLANNER_CONFIG, word_heads=PLANNER_WORD_HEADS).eval()
+    randomise(planner, g, 1.0)
+    n, tokens = 3, 5
+    z = torch.randn(n, frames * 3, generator=g)
+    text = torch.randn(n, 1 + tokens, 384, generator=g)
+    text[0, 1 + 3:] = 0.0
+    text[2] = 0.0
+    strides = torch.tensor([2.0, 1.0, 4.0])
+    times = torch.tensor([0.87, 0.33, 0.12])
+    sample_text = torch.randn(1, 1 + 4, 384, generator=g)
+    sample_seed = int(torch.randint(0, 2 ** 31, (1,), generator=g))
+    with torch.no_grad():
+        velocity = planner(z, text, strides, times)
+        sample_noise = torch.randn(1, frames * 3, generator=torch.Generator().manual_seed(sample_seed))
+        sample_track = sample_tracks(planner, sample_text, torch.tensor([2.0]),
+                                     torch.Generator().manual_seed(sample_seed), **PLANNER_SAMPLER)
+    path = os.path.join(out, "planner_words.safetensors")
+    save_file({k: v.contiguous() for k, v in planner.state_dict().items()}, path)
+    with open(os.path.join(out, "config_layout.json")) as f:
+        config = json.load(f)
+    config["planner"] = dict(config["planner"], weights="planner_words.safetensors", sha256=sha256(path),
+                             word_heads=PLANNER_WORD_HEADS)
+    with open(os.path.join(out, "config_planner_words.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    save_file({"planner_z": z, "planner_text": text, "planner_stride": strides, "planner_t": times,
+               "planner_velocity": velocity, "sample_text": sample_text, "sample_stride": torch.tensor([2.0]),
+               "sample_noise": sample_noise, "sample_track": sample_track},
+              os.path.join(out, "planner_words_io.safetensors"))
 
 
 def fine_latent(out, g):

@@ -300,7 +300,7 @@ def tracks(model, seed, prompts_path, stride=1):
     with open(prompts_path) as f:
         items = [p for p in json.load(f) if p["motion"] in DIRECTIONS]
     config = model.config["sampler"]
-    text = text_input(load_text_encoder(), [p["text"] for p in items], model.dit.text_words)
+    text = text_input(load_text_encoder(), [p["text"] for p in items], model.reads_words)
     clips = generate(model, text, [stride] * len(items), seed, config["steps"], config["cfg_scale"], config["shift"])
     along, across = [], []
     for item, clip in zip(items, clips):

@@ -95,7 +95,7 @@ def main():
     embeddings = None
     if args.source == "model":
         from text_encoder import load_text_encoder, text_input
-        embeddings = text_input(load_text_encoder(), [p["text"] for p in prompts], model.dit.text_words)
+        embeddings = text_input(load_text_encoder(), [p["text"] for p in prompts], model.reads_words)
 
     report = {"source": args.source, "prompts": len(prompts), "sampler": {"steps": steps, "cfg_scale": cfg, "shift": shift},
               "strides": {}}

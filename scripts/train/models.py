@@ -491,13 +491,27 @@ class TrackPlanner(FlowConditioned):
     projected to `dim`, then `depth` blocks h += gate * fc2(silu(fc1(modulate(layer_norm(h), shift,
     scale)))) with (shift, scale, gate) from the conditioning (adaLN-zero, as the DiT), then the
     modulated final norm and a linear map back. Conditioning: the DiT's (FlowConditioned), text
-    normalisation included (folded into text_mlp.fc1 on export)."""
+    normalisation included (folded into text_mlp.fc1 on export).
 
-    def __init__(self, frames=16, dim=256, depth=4, mlp_ratio=2, text_dim=384, frequency_dim=256):
+    word_heads: 0, or the number of attention-pooling heads over MiniLM's per-token states; text is
+    then [n, 1 + L, 384] as text_encoder.pack_text gives it (row 0 pooled, rows 1.. the tokens,
+    all-zero rows padding) and the text feature is text_feature(pooled) + word_feature(tokens). The
+    pooled embedding is nearly a bag of words: "travels from left to right" and "from right to
+    left" pool to almost the same vector, and a planner reading it alone swapped left and right on
+    held-out phrasings; each head's softmax over the tokens can pick the direction word in its
+    context. A [n, 384] text is taken as having no token rows."""
+
+    def __init__(self, frames=16, dim=256, depth=4, mlp_ratio=2, text_dim=384, frequency_dim=256, word_heads=0):
         super().__init__()
         self.frames = frames
+        self.word_heads = word_heads
         self.inp = nn.Linear(frames * 3, dim)
         self.add_conditioning(dim, text_dim, frequency_dim)
+        if word_heads:
+            if dim % word_heads:
+                raise ValueError(f"planner: dim {dim} is not a multiple of word_heads {word_heads}")
+            self.word_score = nn.Linear(text_dim, word_heads)
+            self.word_value = nn.Linear(text_dim, dim)
         self.modulations = nn.ModuleList([nn.Linear(dim, 3 * dim) for _ in range(depth)])
         self.mlps = nn.ModuleList([MLP(dim, mlp_ratio * dim, dim, F.silu) for _ in range(depth)])
         self.modulation_out = nn.Linear(dim, 2 * dim)
@@ -510,8 +524,25 @@ class TrackPlanner(FlowConditioned):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
+    def word_feature(self, words):
+        """[n, dim] from token states [n, L, 384] (all-zero rows are padding): per head h, the
+        softmax over the tokens of word_score's column h weighs word_value's channel block h;
+        zero for a text with no tokens."""
+        n, length, _ = words.shape
+        valid = words.abs().sum(-1) > 0
+        scores = self.word_score(words).masked_fill(~valid[..., None], float("-inf"))
+        weights = torch.softmax(scores, dim=1).nan_to_num(0.0)                 # [n, L, heads]
+        values = self.word_value(words).reshape(n, length, self.word_heads, -1)
+        return (weights[..., None] * values).sum(1).reshape(n, -1)
+
+    def planner_text_feature(self, text):
+        if text.dim() == 3:
+            feature = self.text_feature(text[:, 0])
+            return feature + self.word_feature(text[:, 1:]) if self.word_heads else feature
+        return self.text_feature(text)
+
     def forward(self, z, text, stride, t):
-        c = F.silu(self.conditioning(self.text_feature(text), stride, t))
+        c = F.silu(self.conditioning(self.planner_text_feature(text), stride, t))
         h = self.inp(z)[:, None]    # one token: modulate broadcasts over a token axis
         for modulation, mlp in zip(self.modulations, self.mlps):
             shift, scale, gate = modulation(c).chunk(3, dim=-1)

@@ -30,7 +30,8 @@ class ReelTiny:
                        layout_channels=dit_config.get("layout_channels", 0))
         planner_config = self.config.get("planner")
         self.planner = None if planner_config is None else TrackPlanner(
-            **{k: planner_config[k] for k in ("frames", "dim", "depth", "mlp_ratio", "text_dim", "frequency_dim")})
+            **{k: planner_config[k] for k in ("frames", "dim", "depth", "mlp_ratio", "text_dim", "frequency_dim")},
+            word_heads=planner_config.get("word_heads", 0))
         self.planner_settings = {k: planner_config[k] for k in ("steps", "cfg_scale")} if planner_config else None
         modules = [(self.vae, vae_config), (self.dit, dit_config)] + ([(self.planner, planner_config)]
                                                                        if self.planner is not None else [])
@@ -43,6 +44,12 @@ class ReelTiny:
         self.shift, self.scale = vae_config["latent_shift"], vae_config["latent_scale"]
         self.noise_shared = self.config.get("noise", {}).get("shared_fraction", 0.0)
         self.device = torch.device(device)
+
+    @property
+    def reads_words(self):
+        """Whether sampling (sampler.generate) wants MiniLM's token states with the pooled text:
+        the DiT cross-attends to them or the planner pools them."""
+        return self.dit.text_words or bool(self.planner is not None and self.planner.word_heads)
 
     @torch.no_grad()
     def encode(self, pixels):

@@ -68,27 +68,31 @@ def to_uint8_frames(pixels):
 
 def plan_layout(model, texts_embedded, strides, seed, tracks=None):
     """The DiT's layout input for a model with a planner: tracks [n, T, 3] in pixels (default: drawn
-    by the planner from the pooled text, its noise from `seed` + 1) made into layout channels; None
+    by the planner from the text, pooled and, for a planner that reads them, token states; its noise
+    from `seed` + 1) made into layout channels; None
     for a model without layouts."""
     if not model.dit.layout_channels:
         return None
     if tracks is None:
         from train_planner import sample_tracks
-        pooled = torch.as_tensor(texts_embedded, dtype=torch.float32)
-        pooled = pooled[:, 0] if pooled.dim() == 3 else pooled
-        tracks = sample_tracks(model.planner, pooled, torch.as_tensor(strides, dtype=torch.float32),
+        text = torch.as_tensor(texts_embedded, dtype=torch.float32)
+        text = text[:, 0] if text.dim() == 3 and not model.planner.word_heads else text
+        tracks = sample_tracks(model.planner, text, torch.as_tensor(strides, dtype=torch.float32),
                                torch.Generator().manual_seed(seed + 1), **model.planner_settings)
     return layout_channels(tracks, model.dit.latent_size, channels=model.dit.layout_channels).to(model.device)
 
 
 def generate(model, texts_embedded, strides, seed, steps, cfg_scale, shift, bfloat16=False, tracks=None):
-    """Clips (uint8 [n, T, 64, 64, 3]) for text inputs [n, 384] (or [n, 1 + L, 384], text_encoder.text_input)
-    and strides [n]; noise from `seed`. A model with layouts follows `tracks` [n, T, 3] (pixels), or
-    its planner's tracks when None (plan_layout)."""
+    """Clips (uint8 [n, T, 64, 64, 3]) for text inputs [n, 384] (or [n, 1 + L, 384], text_encoder.text_input
+    with model.reads_words) and strides [n]; noise from `seed`. A model with layouts follows `tracks`
+    [n, T, 3] (pixels), or its planner's tracks when None (plan_layout)."""
     dit = model.dit
+    layout = plan_layout(model, texts_embedded, strides, seed, tracks)
+    texts_embedded = torch.as_tensor(texts_embedded)
+    if texts_embedded.dim() == 3 and not dit.text_words:
+        texts_embedded = texts_embedded[:, 0]
     shape = (len(texts_embedded), dit.frames, dit.channels, dit.latent_size, dit.latent_size)
     noise = correlated_noise(shape, model.noise_shared, torch.Generator().manual_seed(seed)).to(model.device)
-    layout = plan_layout(model, texts_embedded, strides, seed, tracks)
     latents = sample(dit, torch.as_tensor(texts_embedded, device=model.device),
                      torch.as_tensor(strides, dtype=torch.float32, device=model.device), noise, steps, cfg_scale,
                      shift, bfloat16=bfloat16, layout=layout)
@@ -111,7 +115,7 @@ def main():
     torch.set_num_threads(args.threads)
     model = ReelTiny(args.model)
     defaults = model.config["sampler"]
-    text = text_input(load_text_encoder(), args.prompt, model.dit.text_words)
+    text = text_input(load_text_encoder(), args.prompt, model.reads_words)
     clips = generate(model, text, [args.stride] * len(args.prompt), args.seed,
                      args.steps or defaults["steps"], args.cfg if args.cfg is not None else defaults["cfg_scale"],
                      args.shift if args.shift is not None else defaults["shift"], args.bf16)

@@ -31,9 +31,10 @@ from data import (CLIP_STRIDES, STRIDE_SAMPLING_WEIGHTS, SUBSAMPLE_PROBABILITY, 
 from layout import PLANNER_SAMPLER, normalise_tracks, pixel_tracks, subject_tracks
 from models import TrackPlanner
 from sampler import time_schedule
+from text_encoder import pack_text
 
 PLANNER_HYPERPARAMETERS = {"frames": WINDOW, "dim": 256, "depth": 4, "mlp_ratio": 2, "text_dim": 384,
-                           "frequency_dim": 256}
+                           "frequency_dim": 256, "word_heads": 0}
 _STRIDES = list(CLIP_STRIDES)
 _STRIDE_P = np.array([CLIP_STRIDES[s] * STRIDE_SAMPLING_WEIGHTS.get(s, 1.0) for s in _STRIDES])
 _STRIDE_P = _STRIDE_P / _STRIDE_P.sum()
@@ -49,18 +50,26 @@ def window_stride(rng, spec):
     return 1
 
 
-def planner_batch(rng, size, embeddings, caption_ids):
-    """(normalised tracks [size, WINDOW * 3], text [size, 384], strides [size]) as tensors."""
+def planner_batch(rng, size, embeddings, caption_ids, words=None):
+    """(normalised tracks [size, WINDOW * 3], text [size, 384], strides [size]) as tensors; with
+    words (caption_words.npz's (words, lengths)) text is [size, 1 + L, 384] (text_encoder.pack_text)."""
     tracks = np.empty((size, WINDOW, 3), dtype=np.float32)
     text = np.zeros((size, embeddings.shape[1]), dtype=np.float32)
     strides = np.empty(size, dtype=np.float32)
+    captions = np.full(size, -1, dtype=np.int64)
     for i in range(size):
         combo = int(rng.integers(len(TRAIN_COMBOS)))
         spec = world.opening_spec(rng, **TRAIN_COMBOS[combo])
         strides[i] = window_stride(rng, spec)
         tracks[i] = subject_tracks([spec], [0], [int(strides[i])], WINDOW)[0]
         if rng.random() >= TEXT_DROP_PROBABILITY:
-            text[i] = embeddings[caption_ids[combo, rng.integers(caption_ids.shape[1])]]
+            captions[i] = caption_ids[combo, rng.integers(caption_ids.shape[1])]
+            text[i] = embeddings[captions[i]]
+    if words is not None:
+        tokens, lengths = words
+        kept = captions >= 0
+        text = pack_text(text, np.where(kept[:, None, None], tokens[np.maximum(captions, 0)].astype(np.float32), 0),
+                         np.where(kept, lengths[np.maximum(captions, 0)], 0))
     return normalise_tracks(tracks).reshape(size, -1), torch.from_numpy(text), torch.from_numpy(strides)
 
 
@@ -101,10 +110,10 @@ def track_motion(track):
 def evaluate(planner, prompts_path, seed, stride=1):
     """Share of the held-out prompts whose sampled track shows the asked motion (bounce and circle
     count when the track moves), and the verdicts."""
-    from text_encoder import embed, load_text_encoder
+    from text_encoder import load_text_encoder, text_input
     with open(prompts_path) as f:
         prompts = json.load(f)
-    text = torch.as_tensor(embed(load_text_encoder(), [p["text"] for p in prompts]))
+    text = torch.as_tensor(text_input(load_text_encoder(), [p["text"] for p in prompts], planner.word_heads > 0))
     tracks = sample_tracks(planner, text, torch.full((len(prompts),), float(stride)),
                            torch.Generator().manual_seed(seed))
     verdicts = []
@@ -122,6 +131,9 @@ def main():
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--word-heads", type=int, default=PLANNER_HYPERPARAMETERS["word_heads"],
+                        help="attention-pooling heads over MiniLM's per-token states (models.TrackPlanner; needs "
+                             "WORK/caption_words.npz from build_captions.py); 0: the pooled embedding alone")
     parser.add_argument("--prompts", default=os.path.join(os.path.dirname(__file__), "eval_prompts.json"))
     add_runtime_arguments(parser)
     args = parser.parse_args()
@@ -130,8 +142,13 @@ def main():
     captions = np.load(os.path.join(args.work, "captions.npz"))
     embeddings, caption_ids = captions["embeddings"], captions["combo_caption_ids"]
     center, scale = caption_text_normalisation(embeddings, caption_ids)
+    words = None
+    if args.word_heads:
+        stored = np.load(os.path.join(args.work, "caption_words.npz"))
+        words = (stored["words"], stored["lengths"])
+    hyperparameters = dict(PLANNER_HYPERPARAMETERS, word_heads=args.word_heads)
 
-    planner = TrackPlanner(**PLANNER_HYPERPARAMETERS).to(device)
+    planner = TrackPlanner(**hyperparameters).to(device)
     planner.set_text_normalisation(center, scale)
     ema = copy.deepcopy(planner).requires_grad_(False)
     optimizer = torch.optim.AdamW(planner.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
@@ -141,7 +158,7 @@ def main():
     started = time.monotonic()
     recent = []
     for step in range(1, args.steps + 1):
-        x0, text, stride = (v.to(device) for v in planner_batch(rng, args.batch, embeddings, caption_ids))
+        x0, text, stride = (v.to(device) for v in planner_batch(rng, args.batch, embeddings, caption_ids, words))
         t = torch.sigmoid(torch.randn(args.batch)).to(device)
         noise = torch.randn_like(x0)
         xt = (1.0 - t[:, None]) * x0 + t[:, None] * noise
@@ -163,7 +180,7 @@ def main():
                 f"({(time.monotonic() - started) / step:.3f}s/step)")
             recent = []
     elapsed = time.monotonic() - started
-    save_atomic({"ema": ema.state_dict(), "hyperparameters": PLANNER_HYPERPARAMETERS, "text_center": center,
+    save_atomic({"ema": ema.state_dict(), "hyperparameters": hyperparameters, "text_center": center,
                  "text_scale": scale, "step": args.steps, "elapsed": elapsed, "seed": args.seed,
                  "batch": args.batch, "lr": args.lr}, os.path.join(args.work, "planner.pt"))
     accuracy, verdicts = evaluate(ema.cpu(), args.prompts, args.seed)

@@ -154,6 +154,12 @@ public struct ReelTinyConfig: Sendable, Decodable {
         /// The planner works on `(v − trackCenter) / trackScale` for v = (x, y, r) in pixels.
         public let trackCenter: [Float]
         public let trackScale: [Float]
+        /// Attention-pooling heads over MiniLM's per-token states (`TrackPlanner`); absent or 0:
+        /// the planner reads the pooled embedding alone.
+        public let wordHeads: Int?
+
+        /// Whether the planner reads the prompt's token states as well as its pooled embedding.
+        public var readsWords: Bool { (wordHeads ?? 0) > 0 }
 
         /// Checks what the weights cannot: a track of the DiT's window, the DiT's text width,
         /// three-value normalisation, a step.
@@ -168,6 +174,9 @@ public struct ReelTinyConfig: Sendable, Decodable {
                 throw .badConfig("planner.track_center and planner.track_scale need three values (x, y, r), the scales non-zero")
             }
             guard steps >= 1 else { throw .badConfig("planner.steps is \(steps) (1 or more)") }
+            if let wordHeads, wordHeads < 0 || (wordHeads > 0 && dim % wordHeads != 0) {
+                throw .badConfig("planner.word_heads is \(wordHeads); it must be 0 or divide planner.dim (\(dim))")
+            }
         }
     }
 

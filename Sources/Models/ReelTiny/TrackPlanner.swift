@@ -13,6 +13,12 @@ import Tensors
 /// `h += gate · mlps[i](layerNorm(h)·(1 + scale) + shift)` (SiLU MLPs); then with (shift, scale) =
 /// `modulation_out(c)`, `v = out(layerNorm(h)·(1 + scale) + shift)`. Layer norms have no affine and
 /// the DiT's epsilon.
+///
+/// With `config.wordHeads` = H > 0 the text feature also has the prompt's token states in it:
+/// `textMLP(pooled) + wordFeature(tokens)`, where head h's softmax over the tokens of
+/// `word_score(tokens)[:, h]` weighs block h of `word_value(tokens)` (dim / H channels each);
+/// no tokens give zero. The pooled embedding alone is nearly a bag of words ("from left to right"
+/// and "from right to left" pool alike); the heads can read the direction word in its context.
 public struct TrackPlanner: Sendable {
     public let config: ReelTinyConfig.Planner
     let input: Linear
@@ -21,6 +27,8 @@ public struct TrackPlanner: Sendable {
     let mlps: [MLP]
     let modulationOut: Linear
     let out: Linear
+    let wordScore: Linear?
+    let wordValue: Linear?
     let epsilon: Float
 
     init(weights: SafetensorsFile, config: ReelTinyConfig.Planner, epsilon: Float) throws {
@@ -35,6 +43,13 @@ public struct TrackPlanner: Sendable {
         }
         modulationOut = try Linear(w, "modulation_out", inputs: d, outputs: 2 * d)
         out = try Linear(w, "out", inputs: d, outputs: values)
+        if config.readsWords {
+            wordScore = try Linear(w, "word_score", inputs: config.textDim, outputs: config.wordHeads ?? 0)
+            wordValue = try Linear(w, "word_value", inputs: config.textDim, outputs: d)
+        } else {
+            wordScore = nil
+            wordValue = nil
+        }
         self.epsilon = epsilon
     }
 
@@ -43,12 +58,18 @@ public struct TrackPlanner: Sendable {
 
     /// Velocity `[n, frames·3]` for normalised tracks `z [n, frames·3]`, pooled text embeddings
     /// `text [n, textDim]` (raw MiniLM; all zeros = no text), and `strides` and flow `times` of n
-    /// values each.
-    public func velocity(z: Tensor, text: Tensor, strides: [Float], times: [Float]) -> Tensor {
+    /// values each. `words`: for a planner that reads them, each item's token states
+    /// `[L_i, textDim]` (L_i may be 0; all-zero rows are padding), or empty for none at all.
+    public func velocity(z: Tensor, text: Tensor, words: [Tensor] = [], strides: [Float], times: [Float]) -> Tensor {
         let n = z.shape[0], d = config.dim
         precondition(z.shape == [n, trackValues] && text.shape == [n, config.textDim] && strides.count == n && times.count == n,
                      "z must be [n, \(trackValues)] with one text [\(config.textDim)], stride and time per item")
-        let c = embedding(textFeature: embedding.textMLP(text), strides: strides, times: times).silu()
+        precondition(words.isEmpty || words.count == n, "words must hold the token states of every item, or none")
+        var feature = embedding.textMLP(text)
+        if let wordScore, let wordValue, !words.isEmpty {
+            feature = feature + Tensor(shape: [n, d], scalars: words.flatMap { wordFeature($0, score: wordScore, value: wordValue) })
+        }
+        let c = embedding(textFeature: feature, strides: strides, times: times).silu()
         var h = input(z).reshaped([n, 1, d])
         for (modulation, mlp) in zip(modulations, mlps) {
             let m = modulation(c).chunkedLastAxis(3)
@@ -58,23 +79,49 @@ public struct TrackPlanner: Sendable {
         return out(h.layerNorm(epsilon: epsilon).modulated(shift: final[0], scale: final[1])).reshaped([n, trackValues])
     }
 
+    /// The attention-pooled token feature (`dim` values) of token states `[L, textDim]`: rows
+    /// that are all zero are skipped; zero when no row is left.
+    func wordFeature(_ tokens: Tensor, score: Linear, value: Linear) -> [Float] {
+        let d = config.dim, heads = config.wordHeads ?? 0, width = d / heads, textDim = config.textDim
+        let rows = tokens.shape.first ?? 0
+        let kept = (0..<rows).filter { r in tokens.scalars[(r * textDim)..<((r + 1) * textDim)].contains { $0 != 0 } }
+        guard !kept.isEmpty else { return [Float](repeating: 0, count: d) }
+        let chosen = Tensor(shape: [kept.count, textDim], scalars: kept.flatMap { tokens.scalars[($0 * textDim)..<(($0 + 1) * textDim)] })
+        let scores = score(chosen).scalars, values = value(chosen).scalars
+        var feature = [Float](repeating: 0, count: d)
+        for h in 0..<heads {
+            let column = (0..<kept.count).map { scores[$0 * heads + h] }
+            let top = column.max()!
+            let weights = column.map { Foundation.exp($0 - top) }
+            let total = weights.reduce(0, +)
+            for (k, weight) in weights.enumerated() {
+                for j in 0..<width { feature[h * width + j] += weight / total * values[k * d + h * width + j] }
+            }
+        }
+        return feature
+    }
+
     /// A track in pixels, (x, y, r) per frame, for the pooled text embedding `text` (`textDim`
-    /// values) at frame `stride`, from the initial noise `noise` (`trackValues` standard normals):
+    /// values) and, for a planner that reads them, the prompt's token states `words` (rows of
+    /// `textDim` values, flattened; the no-text pass sees none) at frame `stride`, from the
+    /// initial noise `noise` (`trackValues` standard normals):
     /// Euler from t = 1 to t = 0 in `config.steps` uniform steps; with `config.cfgScale` ≠ 1 the
     /// velocity is `v_null + cfgScale·(v_text − v_null)`, the no-text pass (all-zero text) batched
     /// with the text pass. `sample_tracks` in scripts/train/train_planner.py.
-    public func sampleTrack(text: [Float], stride: Int, noise: [Float]) -> [Float] {
-        precondition(text.count == config.textDim && noise.count == trackValues,
-                     "a track needs \(config.textDim) text values and \(trackValues) noise values")
+    public func sampleTrack(text: [Float], words: [Float] = [], stride: Int, noise: [Float]) -> [Float] {
+        precondition(text.count == config.textDim && noise.count == trackValues && words.count % config.textDim == 0,
+                     "a track needs \(config.textDim) text values, whole token rows and \(trackValues) noise values")
         let guided = config.cfgScale != 1
         let batch = guided ? 2 : 1
         let texts = Tensor(shape: [batch, config.textDim], scalars: text + [Float](repeating: 0, count: (batch - 1) * config.textDim))
         let strides = [Float](repeating: Float(stride), count: batch)
+        let tokens = Tensor(shape: [words.count / config.textDim, config.textDim], scalars: words)
+        let wordBatch = config.readsWords ? [tokens] + (guided ? [Tensor(shape: [0, config.textDim], scalars: [])] : []) : []
         var z = noise
         for step in 0..<config.steps {
             let t = Float(config.steps - step) / Float(config.steps), next = Float(config.steps - step - 1) / Float(config.steps)
             let v = velocity(z: Tensor(shape: [batch, trackValues], scalars: Array([[Float]](repeating: z, count: batch).joined())),
-                             text: texts, strides: strides, times: [Float](repeating: t, count: batch)).scalars
+                             text: texts, words: wordBatch, strides: strides, times: [Float](repeating: t, count: batch)).scalars
             for i in 0..<trackValues {
                 let velocity = guided ? v[trackValues + i] + config.cfgScale * (v[i] - v[trackValues + i]) : v[i]
                 z[i] += (next - t) * velocity
