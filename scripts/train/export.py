@@ -196,7 +196,10 @@ def main():
             **planner["hyperparameters"], **PLANNER_SAMPLER,
             "track": "[frames, 3]: (x, y, r) in pixels, normalised as (v - center) / scale",
             "track_center": list(TRACK_CENTER), "track_scale": list(TRACK_SCALE),
-            "forward": "c = silu(time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_mlp(text)); "
+            "forward": "c = silu(time_mlp(emb(1000 t)) + stride_mlp(emb(200 log2 stride)) + text_mlp(text) "
+                       "+ words(tokens)); words (word_heads > 0; zero without tokens): per head h, softmax over "
+                       "the prompt's MiniLM token states of word_score(tokens)[:, h] weighs channel block h "
+                       "(dim / word_heads wide) of word_value(tokens); "
                        "h = inp(z); per block: (shift, scale, gate) = modulations[i](c) split in 3; "
                        "h += gate * mlps[i].fc2(silu(mlps[i].fc1(layer_norm(h) * (1 + scale) + shift))); "
                        "(shift, scale) = modulation_out(c); v = out(layer_norm(h) * (1 + scale) + shift)",

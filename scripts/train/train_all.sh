@@ -25,8 +25,10 @@
 # (train_dit.py --text-words; sets --text-tokens to 1 if it is 0). --t-mean-unanchored F: the
 # logit-normal location of the flow times of windows without anchors (default: that of the rest, 0.5).
 # --layout: layout-then-video (scripts/train/layout.py): a planner phase trains the track planner
-# (train_planner.py, about 11 min on 2 threads) and the DiT reads the subject's layout (train_dit.py
-# --layout). --dit-init-from MODEL: the DiT starts from MODEL's exported DiT (train_dit.py
+# on the captions' pooled embeddings and token states (train_planner.py --word-heads 4, about 15 min
+# on 2 threads; the word states are built first if missing) and the DiT reads the subject's layout
+# with the subject-weighted loss and grow/shrink drawn more often (train_dit.py --layout
+# --subject-weight 8 --emphasise grow=3 shrink=2, the shipped model's last phase). --dit-init-from MODEL: the DiT starts from MODEL's exported DiT (train_dit.py
 # --init-from; with --layout its new input channels start at zero), EMA 0.99 instead of 0.999.
 #
 # --dit-steps caps the DiT's step count (the time budget may allow more); it also applies when an
@@ -87,9 +89,9 @@ while [ $# -gt 0 ]; do
         --t-mean-unanchored) DIT_EXTRA+=(--t-mean-unanchored "$2"); shift 2 ;;
         --vae-from) VAE_FROM="$2"; shift 2 ;;
         --latent) LATENT="$2"; shift 2 ;;
-        --layout) LAYOUT=1; DIT_EXTRA+=(--layout); shift ;;
+        --layout) LAYOUT=1; DIT_EXTRA+=(--layout --subject-weight 8 --emphasise grow=3 shrink=2); shift ;;
         --dit-init-from) DIT_EXTRA+=(--init-from "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")" --ema 0.99); shift 2 ;;
-        -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
         *) echo "train_all: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -135,8 +137,9 @@ if [ "$TEXT_WORDS" = 1 ]; then
     [ -e "$WORK/caption_words.npz" ] || "$PY" build_captions.py --work "$WORK" --threads "$THREADS" --words-only
 fi
 if [ "$LAYOUT" = 1 ]; then
+    [ -e "$WORK/caption_words.npz" ] || "$PY" build_captions.py --work "$WORK" --threads "$THREADS" --words-only
     run_phase planner "$WORK/planner_done.json" \
-        "$PY" train_planner.py --work "$WORK" --threads "$THREADS"
+        "$PY" train_planner.py --work "$WORK" --threads "$THREADS" --word-heads 4
 fi
 run_phase clips "$WORK/clips.npz" \
     "$PY" encode_clips.py --work "$WORK" --clips "$CLIPS" --threads "$THREADS" --resume
