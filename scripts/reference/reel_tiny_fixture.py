@@ -174,13 +174,25 @@ def dit_variant(out, config, g, inputs, name, extra_io=None, **options):
         json.dump(config, f, indent=2)
 
 
+@torch.no_grad()
+def planner_outputs(planner, z, text, strides, times, sample_text, sample_seed, sample_stride):
+    """A planner fixture's expected outputs: its velocity on (z, text, strides, times), and the noise
+    Swift gets and the track train_planner.sample_tracks draws from it for sample_text at
+    sample_stride (one draw of noise, seen by both: a second generator with the same seed)."""
+    from train_planner import sample_tracks
+    velocity = planner(z, text, strides, times)
+    sample_noise = torch.randn(1, planner.frames * 3, generator=torch.Generator().manual_seed(sample_seed))
+    sample_track = sample_tracks(planner, sample_text, torch.tensor([sample_stride]),
+                                 torch.Generator().manual_seed(sample_seed), **PLANNER_SAMPLER)
+    return velocity, sample_noise, sample_track
+
+
 def layouts(out, config, g, inputs):
     """The layout fixture, drawn from g after everything else: two moving subjects' tracks [2, T, 3]
     (pixels) and their layout channels, a random TrackPlanner (its zero-initialised modulation and
     output layers drawn like every other weight, so its velocity is not trivially zero) with its
     inputs and output, a track it samples from known noise with train_planner.sample_tracks, and a
     DiT reading the layout. Both items of the DiT batch get a layout, as both guidance passes do."""
-    from train_planner import sample_tracks
     frames = DIT_CONFIG["frames"]
     start = torch.rand(2, 1, 3, generator=g) * torch.tensor([32.0, 32.0, 7.0]) + torch.tensor([16.0, 16.0, 5.0])
     step = (torch.rand(2, 1, 3, generator=g) * 2 - 1) * torch.tensor([4.0, 4.0, 0.5])
@@ -198,11 +210,8 @@ def layouts(out, config, g, inputs):
     # Sampling: one draw of noise, seen by Swift and by sample_tracks (a second generator, same seed).
     sample_text = torch.randn(1, 384, generator=g)
     sample_seed = int(torch.randint(0, 2 ** 31, (1,), generator=g))
-    with torch.no_grad():
-        planner_velocity = planner(z, text, strides, times)
-        sample_noise = torch.randn(1, frames * 3, generator=torch.Generator().manual_seed(sample_seed))
-        sample_track = sample_tracks(planner, sample_text, torch.tensor([4.0]),
-                                     torch.Generator().manual_seed(sample_seed), **PLANNER_SAMPLER)
+    planner_velocity, sample_noise, sample_track = planner_outputs(planner, z, text, strides, times, sample_text,
+                                                                   sample_seed, 4.0)
     path = os.path.join(out, "planner.safetensors")
     save_file({k: v.contiguous() for k, v in planner.state_dict().items()}, path)
     # The section export.py writes (less its prose and training record).
@@ -222,7 +231,6 @@ def planner_words(out, g):
     plus 5 token rows (the first item's last two rows zero padding, the third item no text at
     all), its velocity, and a track sampled from known noise for a text of 4 token rows. Its
     config is config_layout.json with this planner."""
-    from train_planner import sample_tracks
     frames = DIT_CONFIG["frames"]
     planner = models.TrackPlanner(**PLANNER_CONFIG, word_heads=PLANNER_WORD_HEADS).eval()
     randomise(planner, g, 1.0)
@@ -235,11 +243,8 @@ def planner_words(out, g):
     times = torch.tensor([0.87, 0.33, 0.12])
     sample_text = torch.randn(1, 1 + 4, 384, generator=g)
     sample_seed = int(torch.randint(0, 2 ** 31, (1,), generator=g))
-    with torch.no_grad():
-        velocity = planner(z, text, strides, times)
-        sample_noise = torch.randn(1, frames * 3, generator=torch.Generator().manual_seed(sample_seed))
-        sample_track = sample_tracks(planner, sample_text, torch.tensor([2.0]),
-                                     torch.Generator().manual_seed(sample_seed), **PLANNER_SAMPLER)
+    velocity, sample_noise, sample_track = planner_outputs(planner, z, text, strides, times, sample_text,
+                                                           sample_seed, 2.0)
     path = os.path.join(out, "planner_words.safetensors")
     save_file({k: v.contiguous() for k, v in planner.state_dict().items()}, path)
     with open(os.path.join(out, "config_layout.json")) as f:
