@@ -83,13 +83,13 @@ let package = Package(
         // Shared by the test targets (deterministic random numbers); not part of any product.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DenoiserTests", dependencies: ["Denoiser", "Models", "Tensors"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "StitcherTests", dependencies: ["Stitcher", "Models", "Tensors"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Stitcher", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "TestSupport"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Worker", "Planner", "Wire", "Models", "Tensors", "Denoiser", "Stitcher"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Worker", "Planner", "Wire", "Models", "Tensors", "Denoiser", "Stitcher", "TestSupport"]),
         .testTarget(name: "ReelCLITests", dependencies: ["Coordinator"]),
     ],
     swiftLanguageModes: [.v6]

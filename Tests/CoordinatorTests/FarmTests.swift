@@ -7,6 +7,7 @@ import Stitcher
 import Synchronization
 import Tensors
 import Testing
+import TestSupport
 import Wire
 @testable import Coordinator
 @testable import Worker
@@ -100,8 +101,14 @@ struct NonDecodingRenderer: SegmentRenderer {
 }
 
 @Suite(.serialized) struct FarmTests {
-    /// Renders one job to completion with `workers` workers; returns the segment digests and film bytes.
+    /// Renders one job to completion with `workers` workers; returns the segment digests and film
+    /// bytes. Holds the BLAS thread gate (shared): no test changes the thread count meanwhile.
     func render(workers count: Int, spec: JobSpec = FarmFixture.spec(), decodeOnWorkers: Bool = true) async throws
+        -> (digests: [String: String], film: Data, batchesDecodedByWorkers: Int) {
+        try await BLASThreadGate.shared { try await renderUngated(workers: count, spec: spec, decodeOnWorkers: decodeOnWorkers) }
+    }
+
+    func renderUngated(workers count: Int, spec: JobSpec, decodeOnWorkers: Bool) async throws
         -> (digests: [String: String], film: Data, batchesDecodedByWorkers: Int) {
         let state = temporaryDirectory("farm-\(count)")
         defer { try? FileManager.default.removeItem(at: state) }
@@ -225,6 +232,10 @@ struct NonDecodingRenderer: SegmentRenderer {
     }
 
     @Test func coordinatorRestartResumesWithoutRecomputing() async throws {
+        try await BLASThreadGate.shared { try await restartResumesWithoutRecomputing() }
+    }
+
+    func restartResumesWithoutRecomputing() async throws {
         let state = temporaryDirectory("restart")
         defer { try? FileManager.default.removeItem(at: state) }
         let first = try FarmFixture.coordinator(state: state)

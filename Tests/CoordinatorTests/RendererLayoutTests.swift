@@ -2,11 +2,13 @@ import Denoiser
 import Models
 import Tensors
 import Testing
+import TestSupport
 import Wire
 @testable import Worker
 
 /// The built-in renderer and the track planner: a film's opening window (no anchors) follows the
-/// planner's track, as `reel generate` does; an anchored window gets no layout.
+/// planner's track, as `reel generate` does; an anchored window gets no layout. Both compare
+/// renders, so they hold the BLAS thread gate (no test changes the thread count meanwhile).
 @Suite struct RendererLayoutTests {
     static let prompt = "a small red circle grows larger on a blue sky"
     static let settings = SamplerSettings(steps: 3, guidance: 4.5, shift: 3, method: .euler)
@@ -23,7 +25,11 @@ import Wire
         zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
     }
 
-    @Test func openingWindowFollowsThePlannersTrack() throws {
+    @Test func openingWindowFollowsThePlannersTrack() async throws {
+        try await BLASThreadGate.shared { try openingWindow() }
+    }
+
+    func openingWindow() throws {
         let generator = FarmFixture.generator
         let dit = generator.model.dit
         try #require(dit.layoutChannels > 0, "the shipped reel-tiny reads layouts")
@@ -39,7 +45,11 @@ import Wire
         #expect(Self.largestDifference(rendered, plain) > 0.1)
     }
 
-    @Test func anchoredWindowGetsNoLayout() throws {
+    @Test func anchoredWindowGetsNoLayout() async throws {
+        try await BLASThreadGate.shared { try anchoredWindow() }
+    }
+
+    func anchoredWindow() throws {
         let generator = FarmFixture.generator
         let dit = generator.model.dit
         let renderer = ReelTinyRenderer(generator: generator)

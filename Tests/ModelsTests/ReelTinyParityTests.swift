@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Models
 import Tensors
 
@@ -196,10 +197,13 @@ struct ReelTinyParityTests {
         #expect(relativeError(none, expected) > 1e-2)
 
         // Split across BLAS threads, each item keeps its own layout.
-        let saved = BLAS.threadCount
-        defer { BLAS.threadCount = saved }
-        BLAS.threadCount = 2
-        #expect(relativeError(try ParityFixture.velocity(model, io, layout: layout), expected) <= 1e-4)
+        let split = try BLASThreadGate.exclusive {
+            let saved = BLAS.threadCount
+            defer { BLAS.threadCount = saved }
+            BLAS.threadCount = 2
+            return try ParityFixture.velocity(model, io, layout: layout)
+        }
+        #expect(relativeError(split, expected) <= 1e-4)
     }
 
     @Test("subject layout channels (bump, offsets, radius, coverage) equal layout.layout_channels for the fixture's tracks (≤ 1e-5)")
@@ -337,14 +341,16 @@ struct ReelTinyParityTests {
         let (x, anchors, mask, text) = (try io.tensor("x"), try io.tensor("anchors"), try io.tensor("mask"), try io.tensor("text"))
         let strides = try io.tensor("stride").scalars, times = try io.tensor("t").scalars
         #expect(latents.shape[0] >= 2 && images.shape[0] >= 2 && x.shape[0] >= 2, "the fixture needs batches to split")
-        let saved = BLAS.threadCount
-        defer { BLAS.threadCount = saved }
         func run(threads: Int) -> [Tensor] {
             BLAS.threadCount = threads
             return [model.vae.decode(latents), model.vae.encode(images),
                     model.dit.velocity(x, anchors: anchors, mask: mask, text: text, strides: strides, times: times)]
         }
-        let one = run(threads: 1), two = run(threads: 2), again = run(threads: 2)
+        let (one, two, again) = BLASThreadGate.exclusive {
+            let saved = BLAS.threadCount
+            defer { BLAS.threadCount = saved }
+            return (run(threads: 1), run(threads: 2), run(threads: 2))
+        }
         // The VAE's GEMMs are per image whatever the batch, so splitting frames changes no bit.
         #expect(one[0] == two[0] && one[1] == two[1])
         // The DiT's GEMMs see fewer rows per call, and OpenBLAS's blocking (so its rounding)

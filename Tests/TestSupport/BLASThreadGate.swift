@@ -1,0 +1,40 @@
+import Foundation
+import Synchronization
+
+/// `BLAS.threadCount` is process-wide, and the test targets run in one process with suites in
+/// parallel. A test that changes it (`exclusive`) would otherwise change the rounding of a farm
+/// test rendering at the same moment — the DiT splits its batch across BLAS threads — and a
+/// determinism check comparing two renders (`shared`) would see two answers. Shared holders run
+/// together; an exclusive holder waits for them to finish and keeps new ones out until it is done.
+public enum BLASThreadGate {
+    struct State {
+        var shared = 0
+        var exclusive = false
+        var exclusiveWaiting = 0
+    }
+    static let state = Mutex(State())
+
+    /// Runs `body` with no shared holder running (for a test that changes the BLAS thread count).
+    public static func exclusive<T>(_ body: () throws -> T) rethrows -> T {
+        state.withLock { $0.exclusiveWaiting += 1 }
+        while !state.withLock({ s in
+            guard s.shared == 0 && !s.exclusive else { return false }
+            s.exclusive = true
+            s.exclusiveWaiting -= 1
+            return true
+        }) { usleep(10_000) }
+        defer { state.withLock { $0.exclusive = false } }
+        return try body()
+    }
+
+    /// Runs `body` while no exclusive holder runs or waits (for renders that must be bit-identical).
+    public static func shared<T>(_ body: () async throws -> T) async rethrows -> T {
+        while !state.withLock({ s in
+            guard !s.exclusive && s.exclusiveWaiting == 0 else { return false }
+            s.shared += 1
+            return true
+        }) { try? await Task.sleep(nanoseconds: 10_000_000) }
+        defer { state.withLock { $0.shared -= 1 } }
+        return try await body()
+    }
+}
