@@ -88,14 +88,15 @@ public struct TrackPlanner: Sendable {
         guard !kept.isEmpty else { return [Float](repeating: 0, count: d) }
         let chosen = Tensor(shape: [kept.count, textDim], scalars: kept.flatMap { tokens.scalars[($0 * textDim)..<(($0 + 1) * textDim)] })
         let scores = score(chosen).scalars, values = value(chosen).scalars
+        // One row of token scores per head, each softmaxed over the tokens.
+        let tokenCount = kept.count
+        let weights = Tensor(shape: [heads, tokenCount], scalars: (0..<heads).flatMap { h in (0..<tokenCount).map { scores[$0 * heads + h] } })
+            .softmaxLastAxis().scalars
         var feature = [Float](repeating: 0, count: d)
         for h in 0..<heads {
-            let column = (0..<kept.count).map { scores[$0 * heads + h] }
-            let top = column.max()!
-            let weights = column.map { Foundation.exp($0 - top) }
-            let total = weights.reduce(0, +)
-            for (k, weight) in weights.enumerated() {
-                for j in 0..<width { feature[h * width + j] += weight / total * values[k * d + h * width + j] }
+            for k in 0..<tokenCount {
+                let weight = weights[h * tokenCount + k]
+                for j in 0..<width { feature[h * width + j] += weight * values[k * d + h * width + j] }
             }
         }
         return feature
