@@ -45,8 +45,12 @@ public struct ClipGenerator: Sendable {
     public func latents(prompt: String, seed: UInt64, stride: Int = 1, settings: SamplerSettings,
                         progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
         let dit = model.dit
-        let text = textInput(prompt)
-        let layout = plan(prompt: prompt, seed: seed, stride: stride).map { self.layout(track: $0) }
+        // One MiniLM pass serves both the DiT's text input and the planner's.
+        let needsWords = model.config.dit.takesWords || model.planner?.config.readsWords == true
+        let (pooled, words) = needsWords ? textEncoder.embedWithWords(prompt) : (textEncoder.embed(prompt), [])
+        let tokens = Array(words.joined())
+        let text = model.config.dit.takesWords ? pooled + tokens : pooled
+        let layout = plan(pooled: pooled, words: tokens, seed: seed, stride: stride).map { self.layout(track: $0) }
         return latents(text: text, seed: seed, startFrame: 0, stride: stride,
                        anchors: Tensor(zeros: [dit.windowFrames] + dit.frameShape),
                        mask: Array(repeating: false, count: dit.windowFrames), layout: layout, settings: settings, progress: progress)
