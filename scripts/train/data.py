@@ -273,10 +273,7 @@ class ClipDataset:
                 captions[i] = caption
         x0 = (x0 - self.shift) * self.scale
         if self.caption_words is not None:
-            words, lengths = self.caption_words
-            kept = captions >= 0
-            text = pack_text(text, np.where(kept[:, None, None], words[np.maximum(captions, 0)].astype(np.float32), 0),
-                             np.where(kept, lengths[np.maximum(captions, 0)], 0))
+            text = with_caption_words(text, captions, self.caption_words)
         layout = None
         if tracks is not None:
             # Drawn after every other draw of the batch.
@@ -284,6 +281,16 @@ class ClipDataset:
             layout = layout_channels(torch.from_numpy(tracks), x0.shape[-1]) * kept[:, None, None, None, None]
         return Batch(torch.from_numpy(x0), torch.from_numpy(masks), torch.from_numpy(text), torch.from_numpy(strides),
                      layout, torch.from_numpy(combos))
+
+
+def with_caption_words(pooled, captions, caption_words):
+    """pooled [n, 384] packed with the word states (caption_words.npz's (words, lengths)) of caption
+    rows `captions` [n] as text_encoder.pack_text does; -1 marks a dropped text, which stays all
+    zeros."""
+    words, lengths = caption_words
+    kept = captions >= 0
+    return pack_text(pooled, np.where(kept[:, None, None], words[np.maximum(captions, 0)].astype(np.float32), 0),
+                     np.where(kept, lengths[np.maximum(captions, 0)], 0))
 
 
 def jump_free_offsets(jumps):

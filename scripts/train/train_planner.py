@@ -27,11 +27,10 @@ import world
 from captions import TRAIN_COMBOS
 from common import Log, add_runtime_arguments, parameter_count, save_atomic, setup_runtime, write_json_atomic
 from data import (CLIP_STRIDES, STRIDE_SAMPLING_WEIGHTS, SUBSAMPLE_PROBABILITY, TEXT_DROP_PROBABILITY, WINDOW,
-                  caption_text_normalisation)
+                  caption_text_normalisation, with_caption_words)
 from layout import PLANNER_SAMPLER, normalise_tracks, pixel_tracks, subject_tracks
 from models import TrackPlanner
 from sampler import time_schedule
-from text_encoder import pack_text
 
 PLANNER_HYPERPARAMETERS = {"frames": WINDOW, "dim": 256, "depth": 4, "mlp_ratio": 2, "text_dim": 384,
                            "frequency_dim": 256, "word_heads": 0}
@@ -66,10 +65,7 @@ def planner_batch(rng, size, embeddings, caption_ids, words=None):
             captions[i] = caption_ids[combo, rng.integers(caption_ids.shape[1])]
             text[i] = embeddings[captions[i]]
     if words is not None:
-        tokens, lengths = words
-        kept = captions >= 0
-        text = pack_text(text, np.where(kept[:, None, None], tokens[np.maximum(captions, 0)].astype(np.float32), 0),
-                         np.where(kept, lengths[np.maximum(captions, 0)], 0))
+        text = with_caption_words(text, captions, words)
     return normalise_tracks(tracks).reshape(size, -1), torch.from_numpy(text), torch.from_numpy(strides)
 
 
