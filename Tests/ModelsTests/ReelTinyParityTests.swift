@@ -199,7 +199,7 @@ struct ReelTinyParityTests {
         #expect(relativeError(none, expected) > 1e-2)
 
         // Split across BLAS threads, each item keeps its own layout.
-        let split = try BLASThreadGate.exclusive {
+        let split = try await BLASThreadGate.exclusive {
             let saved = BLAS.threadCount
             defer { BLAS.threadCount = saved }
             BLAS.threadCount = 2
@@ -336,7 +336,7 @@ struct ReelTinyParityTests {
     }
 
     @Test("items split across BLAS threads: VAE bit-identical to one thread, DiT within 1e-5")
-    func threadSplit() throws {
+    func threadSplit() async throws {
         let model = try ReelTinyModel(folder: ParityFixture.folder)
         let io = try ParityFixture.io()
         let latents = try io.tensor("latents"), images = try io.tensor("images")
@@ -348,7 +348,7 @@ struct ReelTinyParityTests {
             return [model.vae.decode(latents), model.vae.encode(images),
                     model.dit.velocity(x, anchors: anchors, mask: mask, text: text, strides: strides, times: times)]
         }
-        let (one, two, again) = BLASThreadGate.exclusive {
+        let (one, two, again) = await BLASThreadGate.exclusive {
             let saved = BLAS.threadCount
             defer { BLAS.threadCount = saved }
             return (run(threads: 1), run(threads: 2), run(threads: 2))

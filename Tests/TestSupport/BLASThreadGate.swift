@@ -6,6 +6,11 @@ import Synchronization
 /// test rendering at the same moment — the DiT splits its batch across BLAS threads — and a
 /// determinism check comparing two renders (`shared`) would see two answers. Shared holders run
 /// together; an exclusive holder waits for them to finish and keeps new ones out until it is done.
+///
+/// Both sides wait with `Task.sleep`, never by blocking a thread: tests run on Swift's cooperative
+/// pool, which has one thread per core (two on the CI machine). Two exclusive waiters blocking
+/// their threads would leave no thread for the shared holder they wait on — a farm render that
+/// awaits — and the suite would hang (it did, in CI, until its 90-minute limit).
 public enum BLASThreadGate {
     struct State {
         var shared = 0
@@ -15,14 +20,14 @@ public enum BLASThreadGate {
     static let state = Mutex(State())
 
     /// Runs `body` with no shared holder running (for a test that changes the BLAS thread count).
-    public static func exclusive<T>(_ body: () throws -> T) rethrows -> T {
+    public static func exclusive<T>(_ body: () throws -> T) async rethrows -> T {
         state.withLock { $0.exclusiveWaiting += 1 }
         while !state.withLock({ s in
             guard s.shared == 0 && !s.exclusive else { return false }
             s.exclusive = true
             s.exclusiveWaiting -= 1
             return true
-        }) { usleep(10_000) }
+        }) { try? await Task.sleep(nanoseconds: 10_000_000) }
         defer { state.withLock { $0.exclusive = false } }
         return try body()
     }
