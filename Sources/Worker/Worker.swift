@@ -202,11 +202,15 @@ public final class Worker: Sendable {
         }
     }
 
-    /// Attempts this worker holds: those computing first, then unconfirmed results, at most the
-    /// protocol's bound.
+    /// Attempts this worker holds: those computing first, then results queued or unconfirmed, at
+    /// most the protocol's bound.
     private func held(_ unconfirmed: [String: (message: WireMessage, sent: Date)]) -> [String] {
-        let computingNow = computing.withLock { Array($0.keys) }.sorted()
-        let waiting = unconfirmed.keys.filter { !computingNow.contains($0) }.sorted()
+        let (computingNow, queued) = computing.withLock { active in
+            (Array(active.keys).sorted(), outbox.withLock { $0.compactMap { message -> String? in
+                if case .result(let result, _) = message { return result.attempt } else { return nil }
+            } })
+        }
+        let waiting = Set(queued).union(unconfirmed.keys).subtracting(computingNow).sorted()
         return Array((computingNow + waiting).prefix(ProtocolLimits.standard.maxCredit))
     }
 
@@ -230,6 +234,7 @@ public final class Worker: Sendable {
         let thread = Thread { [self] in
             let started = Date()
             var lastReport = Date.distantPast
+            let answer: WireMessage
             do {
                 let latents = try renderer.render(task, anchors: anchors) { step, steps in
                     // One PROGRESS per step, but never more than 20 a second; none for the last
@@ -243,17 +248,23 @@ public final class Worker: Sendable {
                 let result = SegmentResult(attempt: task.attempt, job: task.job, segment: task.segment, frames: task.frames,
                                            frameShape: task.frameShape, sha256: SHA256.hex(bytes),
                                            computeMilliseconds: Int(Date().timeIntervalSince(started) * 1000))
-                outbox.withLock { $0.append(.result(result, latents: latents)) }
+                answer = .result(result, latents: latents)
                 finishedCount.add(1, ordering: .relaxed)
                 logger.info("segment rendered", metadata: ["job": "\(task.job)", "segment": "\(task.segment)", "attempt": "\(task.attempt)",
                                                           "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
             } catch {
-                outbox.withLock { $0.append(.failed(Failure(attempt: task.attempt, error: "\(error)", retryable: true))) }
+                answer = .failed(Failure(attempt: task.attempt, error: "\(error)", retryable: true))
                 logger.error("segment failed", metadata: ["job": "\(task.job)", "segment": "\(task.segment)", "error": "\(error)"])
             }
-            // Free the slot before waking the loop: the coordinator answers a RESULT with the next
-            // TASK within a round trip, and that task must find the slot free.
-            computing.withLock { $0[task.attempt] = nil }
+            // Free the slot and queue the answer in one step. The coordinator answers a RESULT with
+            // the next TASK within a round trip, and that task must find the slot free: the loop
+            // flushes the outbox whenever it wakes (every 20 ms at least), so an answer queued
+            // before the slot was freed could go out first and the TASK be refused. `held` reads
+            // both under the same lock, so a heartbeat lists the attempt in one place or the other.
+            computing.withLock { active in
+                active[task.attempt] = nil
+                outbox.withLock { $0.append(answer) }
+            }
             doorbell?.ring()
         }
         thread.name = "reel-render"
