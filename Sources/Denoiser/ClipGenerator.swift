@@ -47,10 +47,11 @@ public struct ClipGenerator: Sendable {
         let dit = model.dit
         // One MiniLM pass serves both the DiT's text input and the planner's.
         let needsWords = model.config.dit.takesWords || model.planner?.config.readsWords == true
+            || (model.dit.coverageFollowsShape && model.planner?.config.shapeNames != nil)
         let (pooled, words) = needsWords ? textEncoder.embedWithWords(prompt) : (textEncoder.embed(prompt), [])
         let tokens = Array(words.joined())
         let text = model.config.dit.takesWords ? pooled + tokens : pooled
-        let layout = plan(pooled: pooled, words: tokens, seed: seed, stride: stride).map { self.layout(track: $0) }
+        let layout = plan(pooled: pooled, words: tokens, seed: seed, stride: stride).map { self.layout($0) }
         return latents(text: text, seed: seed, startFrame: 0, stride: stride,
                        anchors: Tensor(zeros: [dit.windowFrames] + dit.frameShape),
                        mask: Array(repeating: false, count: dit.windowFrames), layout: layout, settings: settings, progress: progress)
@@ -69,34 +70,37 @@ public struct ClipGenerator: Sendable {
         return FlowMatchSampler(settings: settings).sample(model: dit, noise: [noise], conditioning: [conditioning], progress: progress)[0]
     }
 
-    /// The subject's track the planner draws for `prompt` at frame `stride`: (x, y, r) in pixels
-    /// per frame of the window, from the seed's track noise (`TrackPlanner.sampleTrack`); nil for a
-    /// DiT without layout channels. The track `latents(prompt:seed:stride:settings:progress:)` follows.
-    public func plan(prompt: String, seed: UInt64, stride: Int = 1) -> [Float]? {
+    /// The subject's layout the planner draws for `prompt` at frame `stride`: its track, (x, y, r)
+    /// in pixels per frame of the window, from the seed's track noise (`TrackPlanner.sampleTrack`),
+    /// and for a DiT whose coverage follows the subject's shape, the shape the planner names; nil
+    /// for a DiT without layout channels. The layout `latents(prompt:seed:stride:settings:progress:)` follows.
+    public func plan(prompt: String, seed: UInt64, stride: Int = 1) -> SubjectLayout? {
         guard model.dit.layoutChannels > 0, let planner = model.planner else { return nil }
         guard planner.config.readsWords else { return plan(pooled: textEncoder.embed(prompt), seed: seed, stride: stride) }
         let (pooled, words) = textEncoder.embedWithWords(prompt)
         return plan(pooled: pooled, words: Array(words.joined()), seed: seed, stride: stride)
     }
 
-    /// The planner's track for a pooled embedding and, for a planner that reads them, token
-    /// states (rows of 384 values, flattened); nil without layout channels.
-    public func plan(pooled: [Float], words: [Float] = [], seed: UInt64, stride: Int) -> [Float]? {
+    /// The planner's layout for a pooled embedding and, for a planner that reads them (or names
+    /// the shape from them), token states (rows of 384 values, flattened); nil without layout channels.
+    public func plan(pooled: [Float], words: [Float] = [], seed: UInt64, stride: Int) -> SubjectLayout? {
         guard model.dit.layoutChannels > 0, let planner = model.planner else { return nil }
-        return planner.sampleTrack(text: pooled, words: planner.config.readsWords ? words : [], stride: stride, seed: seed)
+        let track = planner.sampleTrack(text: pooled, words: planner.config.readsWords ? words : [], stride: stride, seed: seed)
+        // A disc-coverage DiT draws a circle's coverage whatever the subject (the shape is not read).
+        let shape = model.dit.coverageFollowsShape ? planner.shape(pooled: pooled, words: words) ?? .circle : .circle
+        return SubjectLayout(track: track, shape: shape)
     }
 
-    /// The token states (flattened rows) the planner reads for `prompt`; empty when it reads the
-    /// pooled embedding alone.
+    /// The token states (flattened rows) the planner reads for `prompt` (for its tracks or to name
+    /// the shape); empty when it reads the pooled embedding alone.
     public func plannerWords(_ prompt: String) -> [Float] {
-        guard model.planner?.config.readsWords == true else { return [] }
+        guard let planner = model.planner, planner.config.readsWords || planner.config.shapeNames != nil else { return [] }
         return Array(textEncoder.embedWithWords(prompt).words.joined())
     }
 
-    /// The DiT's layout input `[T, L, H, W]` for a pixel track.
-    public func layout(track: [Float]) -> Tensor {
-        SubjectLayout(track: track).channels(latentSize: model.config.dit.latentSize, imageSize: model.config.video.width,
-                                             count: model.dit.layoutChannels)
+    /// The DiT's layout input `[T, L, H, W]` for a subject layout.
+    public func layout(_ subject: SubjectLayout) -> Tensor {
+        subject.channels(latentSize: model.config.dit.latentSize, imageSize: model.config.video.width, count: model.dit.layoutChannels)
     }
 
     /// What the DiT takes for a prompt: the pooled MiniLM embedding, followed by the word states of

@@ -13,7 +13,7 @@ struct SamplerOptions: ParsableArguments {
     @Option(help: "Denoising steps (more: slower, cleaner). Default: the model's (reel-tiny: 24).")
     var steps: Int?
 
-    @Option(help: "Classifier-free guidance weight (1 disables guidance). Default: the model's (reel-tiny: 4).")
+    @Option(help: "Classifier-free guidance weight (1 disables guidance). Default: the model's (reel-tiny: 3).")
     var cfg: Float?
 
     @Option(help: "Time-schedule shift (>1 spends more steps at high noise). Default: the model's (reel-tiny: 1).")

@@ -63,7 +63,7 @@ public final class ReelTinyRenderer: SegmentRenderer {
         let layout = task.anchorSlots.isEmpty
             ? generator.plan(pooled: Array(text.prefix(dit.textDimension)),
                              words: task.text.filter { $0.weight > 0 }.flatMap { generator.plannerWords($0.prompt) },
-                             seed: task.seed, stride: task.stride).map(generator.layout(track:))
+                             seed: task.seed, stride: task.stride).map(generator.layout)
             : nil
         let latents = generator.latents(text: text, seed: task.seed, startFrame: task.startFrame, stride: task.stride,
                                         anchors: Tensor(shape: [task.frames] + dit.frameShape, scalars: anchorValues), mask: mask,

@@ -304,6 +304,71 @@ struct ReelTinyParityTests {
         #expect(relativeError(Tensor(shape: expectedTrack.shape, scalars: track), expectedTrack) <= 1e-4)
     }
 
+    @Test("the planner's shape head: logits within 1e-4 of PyTorch; a square's and a triangle's coverage within 1e-5 of layout.layout_channels")
+    func plannerShapeHead() throws {
+        let folder = try ParityFixture.folder(withConfig: "config_planner_shapes.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try ReelTinyModel(folder: folder)
+        let planner = try #require(model.planner)
+        #expect(model.dit.coverageFollowsShape && planner.config.shapeNames == ["circle", "square", "triangle"])
+        let io = try SafetensorsFile(contentsOf: folder.appendingPathComponent("planner_shapes_io.safetensors"))
+        let packed = try io.tensor("shape_text"), expected = try io.tensor("shape_logits")
+        let (n, rows, width) = (packed.shape[0], packed.shape[1], packed.shape[2])
+        let row = { (i: Int, r: Int) in Array(packed.scalars[((i * rows + r) * width)..<((i * rows + r + 1) * width)]) }
+        var logits: [Float] = []
+        for i in 0..<n {
+            logits += try #require(planner.shapeLogits(pooled: row(i, 0), words: (1..<rows).flatMap { row(i, $0) }))
+        }
+        let error = relativeError(Tensor(shape: expected.shape, scalars: logits), expected)
+        print("planner shape head parity: relative error \(error)")
+        #expect(error <= 1e-4)
+        // The tokens matter: the first item's logits without them are others.
+        let pooledOnly = try #require(planner.shapeLogits(pooled: row(0, 0), words: []))
+        #expect(relativeError(Tensor(shape: [1, 3], scalars: pooledOnly), expected.slicedFirstAxis(0..<1)) > 1e-2)
+        // The named shape is the largest logit's.
+        let named = planner.shape(pooled: row(1, 0), words: (1..<rows).flatMap { row(1, $0) })
+        let best = (0..<3).max { expected.scalars[3 + $0] < expected.scalars[3 + $1] }!
+        #expect(named == SubjectShape.allCases[best])
+
+        let tracks = try io.tensor("tracks"), shapes = try io.tensor("shapes").scalars, layout = try io.tensor("layout")
+        let disc = try SafetensorsFile(contentsOf: ParityFixture.folder.appendingPathComponent("layout_io.safetensors")).tensor("layout")
+        for item in 0..<2 {
+            let shape = SubjectShape.allCases[Int(shapes[item])]
+            #expect(shape == (item == 0 ? .square : .triangle))
+            let subject = SubjectLayout(track: Array(tracks.scalars[(item * 12)..<((item + 1) * 12)]), shape: shape)
+            let channels = subject.channels(latentSize: 8, count: 5)
+            #expect(channels.maxAbsDifference(layout.slicedFirstAxis(item..<(item + 1)).reshaped([4, 5, 8, 8])) <= 1e-5)
+            // Not the disc: a square covers more than its inscribed disc, a triangle less.
+            let circle = disc.slicedFirstAxis(item..<(item + 1)).reshaped([4, 5, 8, 8])
+            let area = { (t: Tensor) in (0..<4).map { f in t.scalars[(f * 320 + 256)..<((f + 1) * 320)].reduce(0, +) }.reduce(0, +) }
+            #expect(item == 0 ? area(channels) > 1.2 * area(circle) : area(channels) < 0.8 * area(circle))
+        }
+    }
+
+    @Test("a DiT whose coverage follows the shape needs a planner that names it; an unknown coverage is refused")
+    func shapeCoverageNeedsAShapeHead() throws {
+        for (edit, sentence) in [("no head", "the planner has no shape head"), ("unknown", "dit.layout_coverage holds \"blob\"")] {
+            let folder = try ParityFixture.folder(withConfig: "config_planner_shapes.json")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try ParityFixture.editConfig(in: folder) { config in
+                if edit == "no head" {
+                    var planner = config["planner"] as! [String: Any]
+                    planner["shape_names"] = nil
+                    config["planner"] = planner
+                } else {
+                    var dit = config["dit"] as! [String: Any]
+                    dit["layout_coverage"] = "blob"
+                    config["dit"] = dit
+                }
+            }
+            #expect {
+                _ = try ReelTinyModel(folder: folder)
+            } throws: { error in
+                "\(error)".contains(sentence)
+            }
+        }
+    }
+
     @Test("a config whose planner.word_heads does not divide planner.dim is refused with a sentence")
     func plannerWordHeadsMustDivide() throws {
         let folder = try ParityFixture.folder(withConfig: "config_planner_words.json")

@@ -24,7 +24,11 @@ inputs with that layout ("velocity"), the planner's inputs and velocity ("planne
 sampled by train_planner.sample_tracks from known noise ("sample_*"). Then, drawn after that, a
 track planner that also reads MiniLM's per-token states (word_heads = PLANNER_WORD_HEADS:
 planner_words.safetensors, config_planner_words.json, planner_words_io.safetensors with its
-inputs, velocity and sampled track, as above but with token rows).
+inputs, velocity and sampled track, as above but with token rows). Last, drawn after that, a
+planner with a shape head (planner_shapes.safetensors, config_planner_shapes.json: the DiT's
+coverage follows the subject's shape) with the head's logits for three texts, and the layout
+fixture's tracks made into layout channels with the shapes square and triangle
+(planner_shapes_io.safetensors).
 
 Run: scripts/reference/make_fixtures.sh  (or: $(scripts/reference/venv.sh) scripts/reference/reel_tiny_fixture.py OUT)
 """
@@ -34,11 +38,13 @@ import os
 import sys
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
 import layout  # noqa: E402
 import models  # noqa: E402
+import world  # noqa: E402
 
 VAE_CONFIG = dict(widths=(16, 16, 32, 32), latent_channels=4, encoder_blocks=(0, 1, 1), decoder_blocks=(1, 1, 1))
 DIT_CONFIG = dict(frames=4, latent_channels=4, latent_size=8, patch=2, dim=48, depth=2, heads=4, mlp_ratio=4,
@@ -49,6 +55,7 @@ FINE_DIT_CONFIG = dict(DIT_CONFIG, latent_size=16, patch=4)
 TEXT_TOKENS = 3
 PLANNER_CONFIG = dict(frames=DIT_CONFIG["frames"], dim=32, depth=2, mlp_ratio=2, text_dim=384, frequency_dim=32)
 PLANNER_SAMPLER = dict(steps=6, cfg_scale=2.5)
+SHAPE_HIDDEN = 16
 PLANNER_WORD_HEADS = 2
 
 
@@ -153,6 +160,7 @@ def main():
                 text_tokens=TEXT_TOKENS, text_words=True)
     layouts(out, config, g, inputs)
     planner_words(out, g)
+    planner_shapes(out, g)
     print(f"wrote reel-tiny parity fixtures to {out}")
 
 
@@ -257,6 +265,37 @@ def planner_words(out, g):
                "planner_velocity": velocity, "sample_text": sample_text, "sample_stride": torch.tensor([2.0]),
                "sample_noise": sample_noise, "sample_track": sample_track},
               os.path.join(out, "planner_words_io.safetensors"))
+
+
+def planner_shapes(out, g):
+    """The shape-head fixture, drawn from g after the word-reading planner: a random TrackPlanner
+    with word heads and a shape head of SHAPE_HIDDEN, its logits for three texts of pooled
+    embedding plus 5 token rows (the first with two rows of padding, the third no tokens at all),
+    and the layout fixture's tracks with the coverage of a square (item 0) and a triangle (item 1).
+    Its config is config_planner_words.json with this planner and dit.layout_coverage "shape"."""
+    planner = models.TrackPlanner(**PLANNER_CONFIG, word_heads=PLANNER_WORD_HEADS, shape_classes=len(world.SHAPES),
+                                  shape_hidden=SHAPE_HIDDEN).eval()
+    randomise(planner, g, 1.0)
+    text = torch.randn(3, 1 + 5, 384, generator=g)
+    text[0, 1 + 3:] = 0.0
+    text[2, 1:] = 0.0
+    with torch.no_grad():
+        logits = planner.shape_logits(text)
+    with open(os.path.join(out, "config_planner_words.json")) as f:
+        config = json.load(f)
+    with safe_open(os.path.join(out, "layout_io.safetensors"), "pt") as f:
+        tracks = f.get_tensor("tracks")
+    shapes = torch.tensor([world.SHAPES.index("square"), world.SHAPES.index("triangle")])
+    channels = layout.layout_channels(tracks, config["dit"]["latent_size"], shapes=shapes)
+    path = os.path.join(out, "planner_shapes.safetensors")
+    save_file({k: v.contiguous() for k, v in planner.state_dict().items()}, path)
+    config["planner"] = dict(config["planner"], weights="planner_shapes.safetensors", sha256=sha256(path),
+                             shape_classes=len(world.SHAPES), shape_hidden=SHAPE_HIDDEN, shape_names=list(world.SHAPES))
+    config["dit"] = dict(config["dit"], layout_coverage="shape")
+    with open(os.path.join(out, "config_planner_shapes.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    save_file({"shape_text": text, "shape_logits": logits, "tracks": tracks, "shapes": shapes.float(),
+               "layout": channels}, os.path.join(out, "planner_shapes_io.safetensors"))
 
 
 def fine_latent(out, g):

@@ -172,9 +172,11 @@ class ClipDataset:
     """
 
     def __init__(self, latents, combos, strides, caption_embeddings, caption_ids, shift, scale, openings=None,
-                 jumps=None, caption_words=None, tracks=None, motion_emphasis=None):
+                 jumps=None, caption_words=None, tracks=None, motion_emphasis=None, shape_coverage=False):
         self.latents = latents
         self.tracks = tracks
+        # Layout coverage of each clip's own shape (layout.coverage with shapes), else a disc.
+        self.clip_shapes = np.array([world.SHAPES.index(TRAIN_COMBOS[int(c)]["shape"]) for c in combos]) if shape_coverage else None
         # (float16 [u, L, 384] zero-padded, lengths [u]) or None: batches then give text as
         # text_encoder.pack_text does, [size, 1 + L, 384].
         self.caption_words = caption_words
@@ -206,10 +208,11 @@ class ClipDataset:
             self.opening_probabilities = opening_weights / opening_weights.sum()
 
     @classmethod
-    def load(cls, clips_path, captions_path, words_path=None, layouts=False, motion_emphasis=None):
+    def load(cls, clips_path, captions_path, words_path=None, layouts=False, motion_emphasis=None, shape_coverage=False):
         """words_path: caption_words.npz (build_captions.py) for a DiT with text_words, else None;
         layouts: batches carry the subject's layout (the cache must hold `tracks`); motion_emphasis:
-        {motion: factor}, windows of those motions drawn factor times as often."""
+        {motion: factor}, windows of those motions drawn factor times as often; shape_coverage: the
+        layout's coverage channel is the subject's own shape, not a disc."""
         clips = np.load(clips_path)
         captions = np.load(captions_path)
         words = None
@@ -226,7 +229,7 @@ class ClipDataset:
                    captions["combo_caption_ids"], float(clips["shift"]), float(clips["scale"]),
                    clips["openings"] if "openings" in clips.files else None,
                    clips["jumps"] if "jumps" in clips.files else None, words,
-                   clips["tracks"] if layouts else None, motion_emphasis)
+                   clips["tracks"] if layouts else None, motion_emphasis, shape_coverage)
 
     def text_normalisation(self):
         """caption_text_normalisation of this cache's captions."""
@@ -245,6 +248,7 @@ class ClipDataset:
         strides = np.empty(size, dtype=np.float32)
         combos = np.full(size, -1, dtype=np.int64)
         tracks = None if self.tracks is None else np.empty((size, WINDOW, 3), dtype=np.float32)
+        drawn = np.empty(size, dtype=np.int64)     # the clip of each window (an opening may replace the first draw)
         # Draw order as before openings (clips, then per window step, offset, mask), so a cache
         # without openings gives the same batches as the recipe before them.
         clips = rng.choice(len(self.latents), size=size, p=self.clip_probabilities)
@@ -262,6 +266,7 @@ class ClipDataset:
                 if self.valid_offsets is not None and not self.valid_offsets[clip, step - 1, 0]:
                     step = 1
             x0[i] = self.latents[clip, offset:offset + step * WINDOW:step]
+            drawn[i] = clip
             if tracks is not None:
                 tracks[i] = self.tracks[clip, offset:offset + step * WINDOW:step]
             strides[i] = self.strides[clip] * step
@@ -278,7 +283,8 @@ class ClipDataset:
         if tracks is not None:
             # Drawn after every other draw of the batch.
             kept = torch.from_numpy(rng.random(size) >= LAYOUT_DROP_PROBABILITY)
-            layout = layout_channels(torch.from_numpy(tracks), x0.shape[-1]) * kept[:, None, None, None, None]
+            shapes = None if self.clip_shapes is None else torch.from_numpy(self.clip_shapes[drawn])
+            layout = layout_channels(torch.from_numpy(tracks), x0.shape[-1], shapes=shapes) * kept[:, None, None, None, None]
         return Batch(torch.from_numpy(x0), torch.from_numpy(masks), torch.from_numpy(text), torch.from_numpy(strides),
                      layout, torch.from_numpy(combos))
 

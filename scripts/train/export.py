@@ -187,6 +187,13 @@ def main():
             "the coverage: the mean over the cell's pixel centres p of clip(r + 0.5 - |p - centre|, 0, 1); "
             "zeros = no layout. "
             "Guidance: both passes see the layout")
+        # disc: the coverage of a disc of radius r (the first layout DiTs); shape: of the subject's
+        # own shape (world.signed_distance), named by the planner's shape head.
+        config["dit"]["layout_coverage"] = dit_checkpoint.get("layout_coverage", "disc")
+        config["dit"]["layout_coverage_meaning"] = (
+            "disc: coverage alpha = clip(r + 0.5 - |p - centre|, 0, 1); shape: alpha = clip(0.5 - "
+            "signed_distance(shape, p - centre, r), 0, 1) with docs/world.md's circle, square (half-side r) or "
+            "triangle (apex (0, -r), base y = r from x = -r to r), the shape named by the planner's shape head")
         planner_path = os.path.join(args.work, "planner.pt")
         if not os.path.exists(planner_path):
             raise SystemExit(f"export: the DiT reads layouts but {planner_path} is missing; run train_planner.py")
@@ -211,6 +218,15 @@ def main():
             "training": {"steps": planner["step"], "batch": planner["batch"], "lr": planner["lr"],
                          "seed": planner["seed"], "wall_seconds": round(planner["elapsed"])},
         }
+        if planner["hyperparameters"].get("shape_classes"):
+            config["planner"]["shape_names"] = list(world.SHAPES)
+            config["planner"]["shape_head"] = (
+                "logits = shape_out(silu(shape_in(pooled) + sum_k a_k shape_value(token_k))), a = softmax over the "
+                "prompt's token states of shape_score(token_k); raw MiniLM inputs; the argmax names shape_names[i]")
+            config["planner"]["shape_head_training"] = planner["shape_head"]
+        elif config["dit"]["layout_coverage"] == "shape":
+            raise SystemExit("export: the DiT's coverage is the subject's shape but the planner has no shape head; "
+                             "run train_shape_head.py")
     write_json_atomic(config, os.path.join(args.out, "config.json"))
     sizes = {name: os.path.getsize(os.path.join(args.out, name)) for name in files}
     print(f"export: wrote {args.out} ({', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in sizes.items())})")

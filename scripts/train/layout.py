@@ -46,12 +46,11 @@ def subject_tracks(specs, starts, strides, count):
     return tracks
 
 
-def layout_channels(tracks, latent_size, image_size=world.SIZE, channels=LAYOUT_CHANNELS):
+def layout_channels(tracks, latent_size, image_size=world.SIZE, channels=LAYOUT_CHANNELS, shapes=None):
     """tracks [..., T, 3] (x, y, r in pixels; a tensor) -> [..., T, channels, H, W] float32 with
     H = W = latent_size: g, g * dx, g * dy, g * r / cell, where cell = image_size / latent_size,
     (dx, dy) = (subject centre - latent pixel centre) / cell and g = exp(-(dx^2 + dy^2) / 2); with
-    channels = 5 also the coverage: the mean over the cell's pixel centres p of clip(r + 0.5 -
-    |p - centre|, 0, 1)."""
+    channels = 5 also the coverage (coverage(): a disc, or with shapes each track's own shape)."""
     if channels not in (4, 5):
         raise ValueError(f"a layout has 4 or 5 channels, not {channels}")
     tracks = torch.as_tensor(tracks, dtype=torch.float32)
@@ -64,20 +63,44 @@ def layout_channels(tracks, latent_size, image_size=world.SIZE, channels=LAYOUT_
     g = torch.exp(-0.5 * (dx * dx + dy * dy))
     parts = [g, g * dx, g * dy, g * (r / cell)]
     if channels == 5:
-        parts.append(coverage(tracks, latent_size, image_size))
+        parts.append(coverage(tracks, latent_size, image_size, shapes))
     return torch.stack(parts, dim=-3)
 
 
-def coverage(tracks, latent_size, image_size=world.SIZE):
-    """[..., T, H, W]: the share of each latent pixel's image pixels inside the subject's disc,
-    anti-aliased as world.render_clip draws a circle (alpha = clip(r + 0.5 - distance, 0, 1))."""
+def coverage(tracks, latent_size, image_size=world.SIZE, shapes=None):
+    """[..., T, H, W]: the share of each latent pixel's image pixels inside the subject, anti-aliased
+    as world.render_clip draws it (alpha = clip(0.5 - signed distance, 0, 1)): a disc of the track's
+    radius (shapes None: the shape-blind coverage of the first layout DiTs), or with shapes (indices
+    into world.SHAPES, one per track: shape [...] of tracks' leading axes) each subject's own shape.
+    A disc's coverage is the circle's, value for value."""
     cell = image_size // latent_size
     pixels = torch.arange(image_size, dtype=torch.float32) + 0.5
     x, y, r = (tracks[..., i, None, None] for i in range(3))
-    distance = torch.sqrt((pixels[None, :] - x) ** 2 + (pixels[:, None] - y) ** 2)     # [..., S, S]
-    alpha = (r + 0.5 - distance).clamp(0.0, 1.0)
+    dx, dy = pixels[None, :] - x, pixels[:, None] - y                                     # [..., S, S]
+    if shapes is None:
+        distance = torch.sqrt(dx ** 2 + dy ** 2) - r
+    else:
+        shapes = torch.as_tensor(shapes).reshape(tracks.shape[:-2] + (1, 1, 1)).expand(dx.shape[:-2] + (1, 1))
+        distance = torch.zeros(torch.broadcast_shapes(dx.shape, dy.shape))
+        for index, name in enumerate(world.SHAPES):
+            distance = torch.where(shapes == index, signed_distance(name, dx, dy, r), distance)
+    alpha = (0.5 - distance).clamp(0.0, 1.0)
     shape = alpha.shape[:-2] + (latent_size, cell, latent_size, cell)
     return alpha.reshape(shape).mean(dim=(-3, -1))
+
+
+def signed_distance(shape, dx, dy, r):
+    """world.signed_distance on tensors (negative inside; pixels)."""
+    if shape == "circle":
+        return torch.sqrt(dx * dx + dy * dy) - r
+    if shape == "square":
+        return torch.maximum(dx.abs(), dy.abs()) - r
+    if shape == "triangle":
+        inv = 1.0 / 5.0 ** 0.5
+        left = (-2.0 * dx - (dy + r)) * inv
+        right = (2.0 * dx - (dy + r)) * inv
+        return torch.maximum(torch.maximum(left, right), dy - r)
+    raise ValueError(f"unknown shape {shape}")
 
 
 def normalise_tracks(tracks):

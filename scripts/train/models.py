@@ -499,9 +499,15 @@ class TrackPlanner(FlowConditioned):
     pooled embedding is nearly a bag of words: "travels from left to right" and "from right to
     left" pool to almost the same vector, and a planner reading it alone swapped left and right on
     held-out phrasings; each head's softmax over the tokens can pick the direction word in its
-    context. A [n, 384] text is taken as having no token rows."""
+    context. A [n, 384] text is taken as having no token rows.
 
-    def __init__(self, frames=16, dim=256, depth=4, mlp_ratio=2, text_dim=384, frequency_dim=256, word_heads=0):
+    shape_classes: 0, or the number of subject shapes (world.SHAPES) a shape head names from the
+    prompt (shape_logits), for a DiT whose layout coverage is the subject's own shape rather than a
+    disc (train_dit.py --shape-coverage); the head reads the raw MiniLM pooled embedding and token
+    states, not the track, and is trained after the planner (train_shape_head.py)."""
+
+    def __init__(self, frames=16, dim=256, depth=4, mlp_ratio=2, text_dim=384, frequency_dim=256, word_heads=0,
+                 shape_classes=0, shape_hidden=128):
         super().__init__()
         self.frames = frames
         self.word_heads = word_heads
@@ -512,6 +518,12 @@ class TrackPlanner(FlowConditioned):
                 raise ValueError(f"planner: dim {dim} is not a multiple of word_heads {word_heads}")
             self.word_score = nn.Linear(text_dim, word_heads)
             self.word_value = nn.Linear(text_dim, dim)
+        self.shape_classes = shape_classes
+        if shape_classes:
+            self.shape_in = nn.Linear(text_dim, shape_hidden)
+            self.shape_score = nn.Linear(text_dim, 1)
+            self.shape_value = nn.Linear(text_dim, shape_hidden)
+            self.shape_out = nn.Linear(shape_hidden, shape_classes)
         self.modulations = nn.ModuleList([nn.Linear(dim, 3 * dim) for _ in range(depth)])
         self.mlps = nn.ModuleList([MLP(dim, mlp_ratio * dim, dim, F.silu) for _ in range(depth)])
         self.modulation_out = nn.Linear(dim, 2 * dim)
@@ -534,6 +546,20 @@ class TrackPlanner(FlowConditioned):
         weights = torch.softmax(scores, dim=1).nan_to_num(0.0)                 # [n, L, heads]
         values = self.word_value(words).reshape(n, length, self.word_heads, -1)
         return (weights[..., None] * values).sum(1).reshape(n, -1)
+
+    def shape_logits(self, text):
+        """[n, shape_classes] from text [n, 1 + L, 384] (pack_text; or [n, 384], no tokens):
+        shape_out(silu(shape_in(pooled) + sum_k softmax_k(shape_score(token_k)) shape_value(token_k)))
+        over the non-padding tokens (no tokens: the pooled part alone)."""
+        pooled = text[:, 0] if text.dim() == 3 else text
+        hidden = self.shape_in(pooled)
+        if text.dim() == 3 and text.shape[1] > 1:
+            words = text[:, 1:]
+            valid = words.abs().sum(-1) > 0
+            scores = self.shape_score(words)[..., 0].masked_fill(~valid, float("-inf"))
+            weights = torch.softmax(scores, dim=1).nan_to_num(0.0)                     # [n, L]
+            hidden = hidden + (weights[..., None] * self.shape_value(words)).sum(1)
+        return self.shape_out(F.silu(hidden))
 
     def planner_text_feature(self, text):
         if text.dim() == 3:

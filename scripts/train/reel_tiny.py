@@ -31,7 +31,11 @@ class ReelTiny:
         planner_config = self.config.get("planner")
         self.planner = None if planner_config is None else TrackPlanner(
             **{k: planner_config[k] for k in ("frames", "dim", "depth", "mlp_ratio", "text_dim", "frequency_dim")},
-            word_heads=planner_config.get("word_heads", 0))
+            word_heads=planner_config.get("word_heads", 0), shape_classes=planner_config.get("shape_classes", 0),
+            shape_hidden=planner_config.get("shape_hidden", 128))
+        # "disc": the layout's coverage channel is a disc of the track's radius; "shape": the
+        # subject's own shape, named by the planner's shape head (layout.coverage).
+        self.layout_coverage = dit_config.get("layout_coverage", "disc")
         self.planner_settings = {k: planner_config[k] for k in ("steps", "cfg_scale")} if planner_config else None
         modules = [(self.vae, vae_config), (self.dit, dit_config)] + ([(self.planner, planner_config)]
                                                                        if self.planner is not None else [])

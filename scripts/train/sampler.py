@@ -66,11 +66,12 @@ def to_uint8_frames(pixels):
     return values.movedim(-3, -1).cpu().numpy()
 
 
-def plan_layout(model, texts_embedded, strides, seed, tracks=None):
+def plan_layout(model, texts_embedded, strides, seed, tracks=None, shapes=None):
     """The DiT's layout input for a model with a planner: tracks [n, T, 3] in pixels (default: drawn
     by the planner from the text, pooled and, for a planner that reads them, token states; its noise
-    from `seed` + 1) made into layout channels; None
-    for a model without layouts."""
+    from `seed` + 1) made into layout channels; for a DiT whose coverage is the subject's shape, the
+    shapes (world.SHAPES indices [n]; default: named by the planner's shape head); None for a model
+    without layouts."""
     if not model.dit.layout_channels:
         return None
     if tracks is None:
@@ -79,7 +80,10 @@ def plan_layout(model, texts_embedded, strides, seed, tracks=None):
         text = text[:, 0] if text.dim() == 3 and not model.planner.word_heads else text
         tracks = sample_tracks(model.planner, text, torch.as_tensor(strides, dtype=torch.float32),
                                torch.Generator().manual_seed(seed + 1), **model.planner_settings)
-    return layout_channels(tracks, model.dit.latent_size, channels=model.dit.layout_channels).to(model.device)
+    if model.layout_coverage == "shape" and shapes is None:
+        shapes = model.planner.shape_logits(torch.as_tensor(texts_embedded, dtype=torch.float32)).argmax(-1)
+    return layout_channels(tracks, model.dit.latent_size, channels=model.dit.layout_channels,
+                           shapes=shapes if model.layout_coverage == "shape" else None).to(model.device)
 
 
 def generate(model, texts_embedded, strides, seed, steps, cfg_scale, shift, bfloat16=False, tracks=None):

@@ -249,6 +249,10 @@ def main():
     parser.add_argument("--layout", action="store_true",
                         help="the DiT also reads the subject's layout in every frame (layout.py: LAYOUT_CHANNELS "
                              "more input channels, dropped 30%% of the time); needs a clip cache with `tracks`")
+    parser.add_argument("--shape-coverage", action="store_true",
+                        help="with --layout: the layout's coverage channel is the subject's own shape (circle, "
+                             "square or triangle; layout.coverage), not a disc of its radius; the model then "
+                             "needs a planner with a shape head (train_planner.py --shape-head) to name the shape")
     parser.add_argument("--dim", type=int, default=DIT_HYPERPARAMETERS["dim"],
                         help="token width (smaller for quick architecture probes)")
     parser.add_argument("--depth", type=int, default=DIT_HYPERPARAMETERS["depth"], help="number of blocks")
@@ -273,7 +277,10 @@ def main():
 
     dataset = ClipDataset.load(os.path.join(args.work, "clips.npz"), os.path.join(args.work, "captions.npz"),
                                os.path.join(args.work, "caption_words.npz") if args.text_words else None,
-                               layouts=args.layout, motion_emphasis=parse_emphasis(args.emphasise))
+                               layouts=args.layout, motion_emphasis=parse_emphasis(args.emphasise),
+                               shape_coverage=args.shape_coverage)
+    if args.shape_coverage and not args.layout:
+        raise SystemExit("dit: --shape-coverage needs --layout")
     # The latent's channels and size come from the clip cache (the VAE that encoded it).
     _, _, channels, size, _ = dataset.latents.shape
     hyperparameters = dict(DIT_HYPERPARAMETERS, attention=args.attention, local_mixing=args.local_mixing,
@@ -349,6 +356,7 @@ def main():
                      "t_mean_unanchored": args.t_mean_unanchored, "seed": args.seed,
                      "noise_shared": args.noise_shared, "motion_loss": args.motion_loss, "text_aux": args.text_aux,
                      "subject_weight": args.subject_weight, "emphasise": args.emphasise,
+                     "layout_coverage": "shape" if args.shape_coverage else "disc",
                      **({"text_heads": heads.state_dict()} if heads else {})}, checkpoint_path)
 
     started = last_log = time.monotonic()

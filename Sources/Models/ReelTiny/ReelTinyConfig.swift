@@ -61,6 +61,10 @@ public struct ReelTinyConfig: Sendable, Decodable {
         /// `[x, anchors · mask, mask]`; all zeros = no layout. Absent in configs older than the
         /// field: 0, none.
         public let layoutChannels: Int?
+        /// What a five-channel layout's coverage channel covers: `disc` (a disc of the track's
+        /// radius, whatever the subject; also when absent, configs older than the field) or
+        /// `shape` (the subject's own shape, named by the planner's shape head).
+        public let layoutCoverage: String?
 
         /// Whether the text input carries the prompt's word states.
         public var takesWords: Bool { textWords ?? false }
@@ -73,6 +77,15 @@ public struct ReelTinyConfig: Sendable, Decodable {
                 throw .badConfig("dit.layout_channels is \(count) (0, 4 or 5: the channels SubjectLayout makes)")
             }
             return count
+        }
+
+        /// Whether the coverage channel is the subject's own shape, checked: "disc" (or absent) or "shape".
+        public func coverageFollowsShape() throws(ReelTinyError) -> Bool {
+            switch layoutCoverage ?? "disc" {
+            case "disc": return false
+            case "shape": return true
+            case let other: throw .badConfig("dit.layout_coverage holds \"\(other)\" (known: disc, shape)")
+            }
         }
 
         /// The number of text tokens, checked (0 when the config has none).
@@ -157,6 +170,10 @@ public struct ReelTinyConfig: Sendable, Decodable {
         /// Attention-pooling heads over MiniLM's per-token states (`TrackPlanner`); absent or 0:
         /// the planner reads the pooled embedding alone.
         public let wordHeads: Int?
+        /// The shapes the planner's shape head names (`shape_names`, `SubjectShape`'s raw values
+        /// in the head's class order) and its hidden width; absent: no shape head.
+        public let shapeNames: [String]?
+        public let shapeHidden: Int?
 
         /// Whether the planner reads the prompt's token states as well as its pooled embedding.
         public var readsWords: Bool { (wordHeads ?? 0) > 0 }
@@ -176,6 +193,14 @@ public struct ReelTinyConfig: Sendable, Decodable {
             guard steps >= 1 else { throw .badConfig("planner.steps is \(steps) (1 or more)") }
             if let wordHeads, wordHeads < 0 || (wordHeads > 0 && dim % wordHeads != 0) {
                 throw .badConfig("planner.word_heads is \(wordHeads); it must be 0 or divide planner.dim (\(dim))")
+            }
+            if let shapeNames {
+                guard !shapeNames.isEmpty, shapeNames.allSatisfy({ SubjectShape(rawValue: $0) != nil }), (shapeHidden ?? 0) > 0 else {
+                    throw .badConfig("planner.shape_names is \(shapeNames) with shape_hidden \(shapeHidden ?? 0) (names from circle, square, triangle; a hidden width of 1 or more)")
+                }
+            }
+            if try dit.coverageFollowsShape() && shapeNames == nil {
+                throw .badConfig("dit.layout_coverage is \"shape\" but the planner has no shape head (planner.shape_names) to name the shape; export the model with a planner trained by train_shape_head.py")
             }
         }
     }

@@ -213,6 +213,9 @@ public struct ReelTinyDiT: Sendable {
     let embedding: FlowConditioning
     /// Layout channels per latent pixel (config `layout_channels`; 0 = the model takes no layout).
     public let layoutChannels: Int
+    /// Whether the layout's coverage channel is the subject's own shape (`SubjectLayout.shape`)
+    /// rather than a disc (`dit.layout_coverage`).
+    public let coverageFollowsShape: Bool
     /// With text tokens (config `text_tokens` K > 0): the text feature → K tokens of width dim.
     let textToTokens: Linear?
     let textTokens: Int
@@ -228,6 +231,7 @@ public struct ReelTinyDiT: Sendable {
         let d = config.dim, p = config.patch, c = config.latentChannels
         let grid = config.latentSize / p
         layoutChannels = try config.layoutChannelCount()
+        coverageFollowsShape = try config.coverageFollowsShape()
         patchEmbed = try Linear(w, "patch_embed", inputs: (2 * c + 1 + layoutChannels) * p * p, outputs: d)
         position = try w("position", [config.frames * grid * grid, d])
         embedding = try FlowConditioning(w, dim: d, textDim: config.textDim, frequencyDim: config.frequencyDim)

@@ -12,7 +12,10 @@ import Tensors
 /// offsets that place the centre to a fraction of a pixel, and the radius in latent pixels. A
 /// five-channel layout adds the coverage: the mean over the latent pixel's `cell × cell` image
 /// pixels p of `clamp(r + 0.5 − |p − (x, y)|, 0, 1)`, the world's anti-aliased circle at latent
-/// resolution, which shows the subject's size the way the subject itself will.
+/// resolution, which shows the subject's size the way the subject itself will. For a DiT whose
+/// coverage follows the subject's shape (`dit.layout_coverage` "shape") the layout carries the shape
+/// the planner named, and the coverage is `clamp(0.5 − d, 0, 1)` with `d` the world's signed
+/// distance to that shape (`SubjectShape`); a circle's is the disc's.
 /// Keep in sync with `layout_channels` in scripts/train/layout.py.
 public struct SubjectLayout: Sendable, Equatable {
     /// The channel counts a layout comes in: the four of the bump, and those plus the coverage.
@@ -20,10 +23,13 @@ public struct SubjectLayout: Sendable, Equatable {
 
     /// `(x, y, r)` of each frame in pixels, frame after frame: 3 values per frame.
     public let track: [Float]
+    /// The subject's shape, which the coverage channel draws.
+    public let shape: SubjectShape
 
-    public init(track: [Float]) {
+    public init(track: [Float], shape: SubjectShape = .circle) {
         precondition(!track.isEmpty && track.count % 3 == 0, "a track is (x, y, r) per frame, got \(track.count) values")
         self.track = track
+        self.shape = shape
     }
 
     /// Frames of the track.
@@ -57,7 +63,7 @@ public struct SubjectLayout: Sendable, Equatable {
         return Tensor(shape: [frames, count, latentSize, latentSize], scalars: out)
     }
 
-    /// Adds the coverage plane of a disc at `(x, y)` of radius `r` to `out` from `offset`.
+    /// Adds the coverage plane of the subject (its shape at `(x, y)`, radius `r`) to `out` from `offset`.
     private func coverage(x: Float, y: Float, r: Float, latentSize: Int, imageSize: Int, into out: inout [Float], at offset: Int) {
         let cell = imageSize / latentSize
         let share = 1 / Float(cell * cell)
@@ -65,9 +71,36 @@ public struct SubjectLayout: Sendable, Equatable {
             let py = Float(row) + 0.5 - y
             for column in 0..<imageSize {
                 let px = Float(column) + 0.5 - x
-                let alpha = min(max(r + 0.5 - (px * px + py * py).squareRoot(), 0), 1)
+                let alpha = min(max(0.5 - shape.signedDistance(dx: px, dy: py, r: r), 0), 1)
                 out[offset + (row / cell) * latentSize + column / cell] += alpha * share
             }
+        }
+    }
+}
+
+/// The subject's shapes in the world (docs/world.md): each fits a `2r × 2r` box around its centre.
+public enum SubjectShape: String, Sendable, CaseIterable {
+    /// A disc of radius r.
+    case circle
+    /// A square of half-side r.
+    case square
+    /// Apex `(0, −r)`, base from `(−r, r)` to `(r, r)` (y down).
+    case triangle
+
+    /// Signed distance in pixels (negative inside) from the offset `(dx, dy)` to the shape of
+    /// radius `r`: exact inside and for the circle, the largest edge distance outside a corner
+    /// (`signed_distance` in scripts/train/world.py).
+    func signedDistance(dx: Float, dy: Float, r: Float) -> Float {
+        switch self {
+        case .circle:
+            return (dx * dx + dy * dy).squareRoot() - r
+        case .square:
+            return max(abs(dx), abs(dy)) - r
+        case .triangle:
+            let inverse = 1 / Float(5).squareRoot()
+            let left = (-2 * dx - (dy + r)) * inverse
+            let right = (2 * dx - (dy + r)) * inverse
+            return max(max(left, right), dy - r)
         }
     }
 }

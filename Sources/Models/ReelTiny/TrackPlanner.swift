@@ -19,6 +19,12 @@ import Tensors
 /// `word_score(tokens)[:, h]` weighs block h of `word_value(tokens)` (dim / H channels each);
 /// no tokens give zero. The pooled embedding alone is nearly a bag of words ("from left to right"
 /// and "from right to left" pool alike); the heads can read the direction word in its context.
+///
+/// With `config.shapeNames` the planner also names the subject's shape (`shape(pooled:words:)`),
+/// for a DiT whose layout coverage is the subject's own silhouette: logits =
+/// `shape_out(silu(shape_in(pooled) + pool(tokens)))`, where `pool` is one softmax over the tokens
+/// of `shape_score` weighing `shape_value` (`TrackPlanner.shape_logits` in scripts/train/models.py).
+/// It reads the raw MiniLM inputs, not the track.
 public struct TrackPlanner: Sendable {
     public let config: ReelTinyConfig.Planner
     let input: Linear
@@ -29,6 +35,7 @@ public struct TrackPlanner: Sendable {
     let out: Linear
     let wordScore: Linear?
     let wordValue: Linear?
+    let shapeHead: (input: Linear, score: Linear, value: Linear, out: Linear)?
     let epsilon: Float
 
     init(weights: SafetensorsFile, config: ReelTinyConfig.Planner, epsilon: Float) throws {
@@ -49,6 +56,14 @@ public struct TrackPlanner: Sendable {
         } else {
             wordScore = nil
             wordValue = nil
+        }
+        if let names = config.shapeNames, let hidden = config.shapeHidden {
+            shapeHead = (try Linear(w, "shape_in", inputs: config.textDim, outputs: hidden),
+                         try Linear(w, "shape_score", inputs: config.textDim, outputs: 1),
+                         try Linear(w, "shape_value", inputs: config.textDim, outputs: hidden),
+                         try Linear(w, "shape_out", inputs: hidden, outputs: names.count))
+        } else {
+            shapeHead = nil
         }
         self.epsilon = epsilon
     }
@@ -79,10 +94,16 @@ public struct TrackPlanner: Sendable {
         return out(h.layerNorm(epsilon: epsilon).modulated(shift: final[0], scale: final[1])).reshaped([n, trackValues])
     }
 
-    /// The attention-pooled token feature (`dim` values) of token states `[L, textDim]`: rows
-    /// that are all zero are skipped; zero when no row is left.
+    /// The attention-pooled token feature (`dim` values) of token states `[L, textDim]`.
     func wordFeature(_ tokens: Tensor, score: Linear, value: Linear) -> [Float] {
-        let d = config.dim, heads = config.wordHeads ?? 0, width = d / heads, textDim = config.textDim
+        Self.attentionPool(tokens, score: score, value: value, heads: config.wordHeads ?? 0, width: config.dim, textDim: config.textDim)
+    }
+
+    /// Per head h, the softmax over the tokens of `score(tokens)[:, h]` weighing channel block h
+    /// (`width / heads` wide) of `value(tokens)`, for token states `[L, textDim]`: rows that are all
+    /// zero (padding) are skipped; zero when no row is left.
+    static func attentionPool(_ tokens: Tensor, score: Linear, value: Linear, heads: Int, width d: Int, textDim: Int) -> [Float] {
+        let width = d / heads
         let rows = tokens.shape.first ?? 0
         let kept = (0..<rows).filter { r in tokens.scalars[(r * textDim)..<((r + 1) * textDim)].contains { $0 != 0 } }
         guard !kept.isEmpty else { return [Float](repeating: 0, count: d) }
@@ -129,5 +150,24 @@ public struct TrackPlanner: Sendable {
             }
         }
         return z.indices.map { z[$0] * config.trackScale[$0 % 3] + config.trackCenter[$0 % 3] }
+    }
+
+    /// The shape head's logits (one per `config.shapeNames`) for a pooled embedding (`textDim`
+    /// values) and token states (rows of `textDim`, flattened; may be empty); nil without a head.
+    public func shapeLogits(pooled: [Float], words: [Float]) -> [Float]? {
+        guard let head = shapeHead else { return nil }
+        precondition(pooled.count == config.textDim && words.count % config.textDim == 0, "the shape head needs \(config.textDim) pooled values and whole token rows")
+        let tokens = Tensor(shape: [words.count / config.textDim, config.textDim], scalars: words)
+        let hidden = head.input(Tensor(shape: [1, config.textDim], scalars: pooled)).scalars
+        let pooledTokens = Self.attentionPool(tokens, score: head.score, value: head.value, heads: 1, width: hidden.count, textDim: config.textDim)
+        let sum = Tensor(shape: [1, hidden.count], scalars: zip(hidden, pooledTokens).map { $0 + $1 })
+        return head.out(sum.silu()).scalars
+    }
+
+    /// The subject's shape the head names for the prompt (the largest logit); nil without a head.
+    public func shape(pooled: [Float], words: [Float]) -> SubjectShape? {
+        guard let logits = shapeLogits(pooled: pooled, words: words), let names = config.shapeNames,
+              let best = logits.indices.max(by: { logits[$0] < logits[$1] }) else { return nil }
+        return SubjectShape(rawValue: names[best])
     }
 }
