@@ -76,7 +76,9 @@ public struct ClipGenerator: Sendable {
     /// for a DiT without layout channels. The layout `latents(prompt:seed:stride:settings:progress:)` follows.
     public func plan(prompt: String, seed: UInt64, stride: Int = 1) -> SubjectLayout? {
         guard model.dit.layoutChannels > 0, let planner = model.planner else { return nil }
-        guard planner.config.readsWords else { return plan(pooled: textEncoder.embed(prompt), seed: seed, stride: stride) }
+        guard planner.config.readsWords || planner.config.shapeNames != nil else {
+            return plan(pooled: textEncoder.embed(prompt), seed: seed, stride: stride)
+        }
         let (pooled, words) = textEncoder.embedWithWords(prompt)
         return plan(pooled: pooled, words: Array(words.joined()), seed: seed, stride: stride)
     }
