@@ -81,7 +81,7 @@ let package = Package(
         ),
 
         // Shared by the test targets (deterministic random numbers); not part of any product.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DenoiserTests", dependencies: ["Denoiser", "Models", "Tensors"]),

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Tensors
 
 /// `BLAS.threadCount` is process-wide, and the test targets run in one process with suites in
 /// parallel. A test that changes it (`exclusive`) would otherwise change the rounding of a farm
@@ -11,7 +12,14 @@ import Synchronization
 /// pool, which has one thread per core (two on the CI machine). Two exclusive waiters blocking
 /// their threads would leave no thread for the shared holder they wait on — a farm render that
 /// awaits — and the suite would hang (it did, in CI, until its 90-minute limit).
+///
+/// The first use of the gate sets one BLAS thread, the count the farm's fixture sets on its first
+/// use (a worker's count): that fixture's lazy set, from 2 (all cores) to 1, happened once while a
+/// shared holder compared two encodings, and they differed in the last bit. Pinned here first, the
+/// fixture's set changes nothing; exclusive holders restore what they found.
 public enum BLASThreadGate {
+    static let pinned: Void = { BLAS.threadCount = 1 }()
+
     struct State {
         var shared = 0
         var exclusive = false
@@ -21,6 +29,7 @@ public enum BLASThreadGate {
 
     /// Runs `body` with no shared holder running (for a test that changes the BLAS thread count).
     public static func exclusive<T>(_ body: () throws -> T) async rethrows -> T {
+        _ = pinned
         state.withLock { $0.exclusiveWaiting += 1 }
         while !state.withLock({ s in
             guard s.shared == 0 && !s.exclusive else { return false }
@@ -34,6 +43,7 @@ public enum BLASThreadGate {
 
     /// Runs `body` while no exclusive holder runs or waits (for renders that must be bit-identical).
     public static func shared<T>(_ body: () async throws -> T) async rethrows -> T {
+        _ = pinned
         while !state.withLock({ s in
             guard !s.exclusive && s.exclusiveWaiting == 0 else { return false }
             s.shared += 1
