@@ -482,6 +482,18 @@ class DiT(FlowConditioned):
         return self.unpatchify(self.out(modulate(self.norm_out(h), shift, scale)))
 
 
+def attention_pool(words, score, value, heads):
+    """[n, D] from token states [n, L, 384] (all-zero rows are padding), score a map to `heads`
+    columns and value to D channels: per head h, the softmax over the tokens of score's column h
+    weighs value's channel block h (D / heads wide); zero for a text with no tokens."""
+    n, length, _ = words.shape
+    valid = words.abs().sum(-1) > 0
+    scores = score(words).masked_fill(~valid[..., None], float("-inf"))
+    weights = torch.softmax(scores, dim=1).nan_to_num(0.0)                     # [n, L, heads]
+    values = value(words).reshape(n, length, heads, -1)
+    return (weights[..., None] * values).sum(1).reshape(n, -1)
+
+
 class TrackPlanner(FlowConditioned):
     """Flow-matching model of the subject's track [T, 3] (layout.py's normalised x, y, r per frame)
     given the prompt and the frame stride: the first stage of layout-then-video generation.
@@ -537,15 +549,9 @@ class TrackPlanner(FlowConditioned):
             nn.init.zeros_(layer.bias)
 
     def word_feature(self, words):
-        """[n, dim] from token states [n, L, 384] (all-zero rows are padding): per head h, the
-        softmax over the tokens of word_score's column h weighs word_value's channel block h;
-        zero for a text with no tokens."""
-        n, length, _ = words.shape
-        valid = words.abs().sum(-1) > 0
-        scores = self.word_score(words).masked_fill(~valid[..., None], float("-inf"))
-        weights = torch.softmax(scores, dim=1).nan_to_num(0.0)                 # [n, L, heads]
-        values = self.word_value(words).reshape(n, length, self.word_heads, -1)
-        return (weights[..., None] * values).sum(1).reshape(n, -1)
+        """[n, dim] from token states [n, L, 384] (all-zero rows are padding): attention_pool with
+        word_score and word_value over word_heads heads; zero for a text with no tokens."""
+        return attention_pool(words, self.word_score, self.word_value, self.word_heads)
 
     def shape_logits(self, text):
         """[n, shape_classes] from text [n, 1 + L, 384] (pack_text; or [n, 384], no tokens):
@@ -554,11 +560,7 @@ class TrackPlanner(FlowConditioned):
         pooled = text[:, 0] if text.dim() == 3 else text
         hidden = self.shape_in(pooled)
         if text.dim() == 3 and text.shape[1] > 1:
-            words = text[:, 1:]
-            valid = words.abs().sum(-1) > 0
-            scores = self.shape_score(words)[..., 0].masked_fill(~valid, float("-inf"))
-            weights = torch.softmax(scores, dim=1).nan_to_num(0.0)                     # [n, L]
-            hidden = hidden + (weights[..., None] * self.shape_value(words)).sum(1)
+            hidden = hidden + attention_pool(text[:, 1:], self.shape_score, self.shape_value, 1)
         return self.shape_out(F.silu(hidden))
 
     def planner_text_feature(self, text):
