@@ -46,8 +46,7 @@ public struct ClipGenerator: Sendable {
                         progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
         let dit = model.dit
         // One MiniLM pass serves both the DiT's text input and the planner's.
-        let needsWords = model.config.dit.takesWords || model.planner?.config.readsWords == true
-            || (model.dit.coverageFollowsShape && model.planner?.config.shapeNames != nil)
+        let needsWords = model.config.dit.takesWords || plannerReadsWords
         let (pooled, words) = needsWords ? textEncoder.embedWithWords(prompt) : (textEncoder.embed(prompt), [])
         let tokens = Array(words.joined())
         let text = model.config.dit.takesWords ? pooled + tokens : pooled
@@ -75,10 +74,8 @@ public struct ClipGenerator: Sendable {
     /// and for a DiT whose coverage follows the subject's shape, the shape the planner names; nil
     /// for a DiT without layout channels. The layout `latents(prompt:seed:stride:settings:progress:)` follows.
     public func plan(prompt: String, seed: UInt64, stride: Int = 1) -> SubjectLayout? {
-        guard model.dit.layoutChannels > 0, let planner = model.planner else { return nil }
-        guard planner.config.readsWords || planner.config.shapeNames != nil else {
-            return plan(pooled: textEncoder.embed(prompt), seed: seed, stride: stride)
-        }
+        guard model.dit.layoutChannels > 0, model.planner != nil else { return nil }
+        guard plannerReadsWords else { return plan(pooled: textEncoder.embed(prompt), seed: seed, stride: stride) }
         let (pooled, words) = textEncoder.embedWithWords(prompt)
         return plan(pooled: pooled, words: Array(words.joined()), seed: seed, stride: stride)
     }
@@ -96,8 +93,15 @@ public struct ClipGenerator: Sendable {
     /// The token states (flattened rows) the planner reads for `prompt` (for its tracks or to name
     /// the shape); empty when it reads the pooled embedding alone.
     public func plannerWords(_ prompt: String) -> [Float] {
-        guard let planner = model.planner, planner.config.readsWords || planner.config.shapeNames != nil else { return [] }
+        guard plannerReadsWords else { return [] }
         return Array(textEncoder.embedWithWords(prompt).words.joined())
+    }
+
+    /// Whether the planner reads the prompt's token states: for its tracks, or to name the shape
+    /// for a DiT whose coverage follows it.
+    var plannerReadsWords: Bool {
+        guard let planner = model.planner else { return false }
+        return planner.config.readsWords || (model.dit.coverageFollowsShape && planner.config.shapeNames != nil)
     }
 
     /// The DiT's layout input `[T, L, H, W]` for a subject layout.
