@@ -51,14 +51,23 @@ def to_model_pixels(frames):
     return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2))) * 2.0 - 1.0
 
 
-def random_frames(rng, count, combos=TRAIN_COMBOS):
-    """`count` single frames of random clips at random times: float [count, 64, 64, 3]."""
+def random_frames(rng, count, combos=TRAIN_COMBOS, small_fraction=0.0, subject=False):
+    """`count` single frames of random clips at random times: float [count, 64, 64, 3].
+
+    small_fraction: that share of the frames draws its subject small whatever the combination says
+    (the draw is made only when small_fraction > 0, so the default keeps the recipe's draws).
+    subject: also return where the subject is, bool [count, 64, 64] (a pixel the subject changes)."""
     frames = np.empty((count, world.SIZE, world.SIZE, 3), dtype=np.float32)
+    covered = np.empty((count, world.SIZE, world.SIZE), dtype=bool)
     for i in range(count):
         attrs = combos[rng.integers(len(combos))]
+        if small_fraction > 0 and rng.random() < small_fraction:
+            attrs = dict(attrs, size="small")
         spec = world.random_spec(rng, **attrs)
         frames[i] = world.render_clip(spec, int(rng.integers(START_RANGE)), 1, 1)[0]
-    return frames
+        if subject:
+            covered[i] = np.abs(frames[i] - world.background_image(spec.background)).max(axis=-1) > 0.5 / 255
+    return (frames, covered) if subject else frames
 
 
 def held_out_frames(count=1024, seed=12345):
@@ -195,10 +204,11 @@ class ClipDataset:
                                  "run encode_clips.py --resume on it to add them")
             self.valid_offsets = jump_free_offsets(jumps)
             weights = motion_balanced(weights, self.valid_offsets[:, 0].any(axis=1), combos)
-        if motion_emphasis:
-            motions = np.array([TRAIN_COMBOS[int(c)]["motion"] for c in combos])
-            for motion, factor in motion_emphasis.items():
-                weights = np.where(motions == motion, weights * factor, weights)
+        for key, factor in (motion_emphasis or {}).items():
+            # key: a motion, size or shape, or several joined by "+" (all must match: "small+square").
+            wanted = key.split("+")
+            matches = np.array([all(w in TRAIN_COMBOS[int(c)].values() for w in wanted) for c in combos])
+            weights = np.where(matches, weights * factor, weights)
         self.clip_probabilities = weights / weights.sum()
         self.opening_probabilities = None
         if openings is not None and openings.any():
@@ -211,7 +221,8 @@ class ClipDataset:
     def load(cls, clips_path, captions_path, words_path=None, layouts=False, motion_emphasis=None, shape_coverage=False):
         """words_path: caption_words.npz (build_captions.py) for a DiT with text_words, else None;
         layouts: batches carry the subject's layout (the cache must hold `tracks`); motion_emphasis:
-        {motion: factor}, windows of those motions drawn factor times as often; shape_coverage: the
+        {key: factor}, windows whose combination has that motion, size or shape (or all of several
+        joined by "+", "small+square") drawn factor times as often; shape_coverage: the
         layout's coverage channel is the subject's own shape, not a disc."""
         clips = np.load(clips_path)
         captions = np.load(captions_path)

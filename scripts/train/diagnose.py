@@ -46,6 +46,12 @@ layout        For a DiT with layouts (layout.py): how closely it draws the subje
               area over the area the track's radius gives (median; 1 = the layout's size) and,
               for grow and shrink, its change of log area over the track's (1 = followed, 0 =
               drawn still).
+small-shapes  Where small subjects lose their shape: 10 world openings per shape, small, at stride 1
+              (linear motions and still), read by the evaluator (a) as the world renders them, (b)
+              after a VAE round trip (encoder, then decoder: what the decoder can draw back from
+              a true latent) and (c) drawn by the DiT from noise with their captions and the
+              openings' own tracks as layouts (the config's sampler). Per shape, how many the
+              evaluator names right and what it read instead.
 tracks        Whether the DiT follows the motion words: the held-out prompts that ask for left,
               right, up or down (--prompts), generated unanchored at stride 1; per clip the subject's
               net displacement along the asked direction and its travel across it (the world: +15 px
@@ -354,6 +360,35 @@ def layout_fidelity(model, seed, per_motion=8):
               + (f", growth followed {np.nanmedian(growths):5.2f}" if motion in ("grow", "shrink") else ""))
 
 
+def small_shapes(model, seed, per_shape=10):
+    from layout import subject_tracks
+    rng = np.random.default_rng(seed)
+    specs = [world.opening_spec(rng, str(rng.choice(list(world.BACKGROUNDS))), str(rng.choice(list(world.COLOURS))),
+                                shape, "small", str(rng.choice(["left", "right", "up", "down", "still"])))
+             for shape in world.SHAPES for _ in range(per_shape)]
+    frames = model.dit.frames
+    clips = np.stack([world.render_clip(spec, 0, frames, 1) for spec in specs])
+    pixels = to_model_pixels(clips.reshape(-1, *clips.shape[2:]))
+    round_trip = to_uint8_frames(model.decode(model.encode(pixels))).reshape(*clips.shape[:2], 64, 64, 3)
+    sources = {"world": np.round(clips * 255).astype(np.uint8), "VAE round trip": round_trip}
+    if model.dit.layout_channels:
+        config = model.config["sampler"]
+        tracks_px = torch.from_numpy(subject_tracks(specs, [0] * len(specs), [1] * len(specs), frames))
+        text = text_input(load_text_encoder(), [caption(spec) for spec in specs], model.dit.text_words)
+        sources["DiT, world tracks"] = generate(model, text, [1] * len(specs), seed, config["steps"],
+                                                config["cfg_scale"], config["shift"], tracks=tracks_px)
+    print(f"small shapes: {per_shape} small world openings per shape at stride 1 (named right / read as)")
+    for source, rendered in sources.items():
+        read = [analyse(clip)["shape"] for clip in rendered]
+        parts = []
+        for shape in world.SHAPES:
+            answers = [a for spec, a in zip(specs, read) if spec.shape == shape]
+            wrong = {a: answers.count(a) for a in sorted(set(answers), key=str) if a != shape}
+            parts.append(f"{shape} {answers.count(shape)}/{len(answers)}"
+                         + (f" ({', '.join(f'{n} {a}' for a, n in wrong.items())})" if wrong else ""))
+        print(f"  {source:18s}: " + "; ".join(parts))
+
+
 def size_fidelity(shape, subjects, radii):
     """(median over frames of the subject's area / the area the world draws at the track's radius,
     the subject's change of log area from the first 4 frames to the last 4 / the track's change):
@@ -377,7 +412,7 @@ def main():
     parser.add_argument("--model", default="models/reel-tiny")
     parser.add_argument("--checks", nargs="+", default=["attention", "continuation", "latent-noise"],
                         choices=["attention", "continuation", "image-first", "latent-noise", "mean-clip", "prediction",
-                                 "text", "tracks", "layout"])
+                                 "text", "tracks", "layout", "small-shapes"])
     parser.add_argument("--prompts", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                                           "models", "reel-tiny", "eval_prompts.json"),
                         help="evaluation set for the tracks and image-first checks")
@@ -406,6 +441,8 @@ def main():
                 text_use(model, args.seed, args.stride)
             elif check == "layout":
                 layout_fidelity(model, args.seed)
+            elif check == "small-shapes":
+                small_shapes(model, args.seed)
             elif check == "mean-clip":
                 mean_clip(model, args.seed)
             else:

@@ -3,6 +3,11 @@ and config.json (hyperparameters, latent scaling, flow convention, sampler defau
 each weights file).
 
   python export.py --work /tmp/reeltrain --out models/reel-tiny
+  python export.py --work .reel/dec --out models/reel-tiny --vae-only   # a fine-tuned decoder
+
+--vae-only replaces only the VAE of the export already in --out (vae.safetensors, its sha256, PSNR
+and training record in config.json): for a VAE whose decoder was fine-tuned with its encoder frozen
+(train_vae.py --decoder-from), which leaves the latents, and so the DiT, as they were.
 
 The DiT weights are the EMA weights. With WORK/planner.pt (train_planner.py) the track planner is
 exported too (planner.safetensors, config "planner"), for a DiT trained with --layout. The exported encoder keeps only the posterior-mean channels of
@@ -75,11 +80,44 @@ def trained_strides():
     return sorted(strides)
 
 
+def replace_vae(work, out):
+    """Writes WORK/vae.pt's VAE into the export in OUT: vae.safetensors and config.json's sha256,
+    PSNR and VAE training record. Only for a VAE fine-tuned from that export's with the encoder
+    frozen: the encoder's weights must be the export's, or the DiT's latents would change."""
+    config_path = os.path.join(out, "config.json")
+    with open(config_path) as f:
+        config = json.load(f)
+    checkpoint = torch.load(os.path.join(work, "vae.pt"), map_location="cpu", weights_only=False)
+    with open(os.path.join(work, "vae_done.json")) as f:
+        report = json.load(f)
+    from safetensors.torch import load_file
+    shipped = load_file(os.path.join(out, config["vae"]["weights"]))
+    state = vae_state_for_export(checkpoint["model"], checkpoint["hyperparameters"]["latent_channels"])
+    changed = [name for name, value in state.items() if name.startswith("encoder.")
+               and not torch.equal(value.to(torch.float16), shipped[name])]
+    if changed or set(state) != set(shipped):
+        raise SystemExit(f"export: {work}/vae.pt is not a decoder fine-tuned from {out} (encoder tensors differ: "
+                         f"{changed[:3] or 'names'}); use a full export")
+    vae_sha = half_precision(state, {"model": "reel-tiny", "dtype": "float16"}, os.path.join(out, "vae.safetensors"))
+    config["vae"]["sha256"] = vae_sha
+    config["vae"]["held_out_psnr_db"] = report["psnr_db"]
+    config["vae"]["decoder_fine_tune"] = {"steps": checkpoint["step"], "wall_seconds": round(checkpoint["elapsed"]),
+                                          "encoder": "frozen (the latents are those of the VAE before)"}
+    write_json_atomic(config, config_path)
+    print(f"export: {out}/vae.safetensors replaced (decoder fine-tuned {checkpoint['step']} steps, "
+          f"held-out PSNR {report['psnr_db']:.2f} dB)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", required=True)
     parser.add_argument("--out", required=True, help="model folder, e.g. models/reel-tiny")
+    parser.add_argument("--vae-only", action="store_true",
+                        help="replace only the VAE of the model already in --out (train_vae.py --decoder-from)")
     args = parser.parse_args()
+    if args.vae_only:
+        replace_vae(args.work, args.out)
+        return
     os.makedirs(args.out, exist_ok=True)
 
     vae_checkpoint = torch.load(os.path.join(args.work, "vae.pt"), map_location="cpu", weights_only=False)

@@ -38,14 +38,16 @@ DIT_HYPERPARAMETERS = {"frames": 16, "latent_channels": 8, "latent_size": 8, "pa
 
 
 def parse_emphasis(pairs):
-    """["grow=2.5", ...] -> {"grow": 2.5, ...} (world.MOTIONS only)."""
-    emphasis = {}
+    """["grow=2.5", "small+square=3", ...] -> {"grow": 2.5, "small+square": 3.0, ...}: each key a
+    motion, size or shape of the world, or several joined by "+"."""
+    emphasis, known = {}, set(world.MOTIONS) | set(world.SIZES) | set(world.SHAPES)
     for pair in pairs:
-        motion, _, factor = pair.partition("=")
-        if motion not in world.MOTIONS or not factor:
-            raise SystemExit(f"dit: --emphasise takes MOTION=FACTOR with a motion of {', '.join(world.MOTIONS)}, "
-                             f"not {pair!r}")
-        emphasis[motion] = float(factor)
+        key, _, factor = pair.partition("=")
+        if not factor or not key or any(part not in known for part in key.split("+")):
+            raise SystemExit(f"dit: --emphasise takes KEY=FACTOR, KEY a motion ({', '.join(world.MOTIONS)}), size "
+                             f"({', '.join(world.SIZES)}) or shape ({', '.join(world.SHAPES)}) or several joined "
+                             f"by '+', not {pair!r}")
+        emphasis[key] = float(factor)
     return emphasis
 
 
@@ -227,8 +229,9 @@ def main():
     parser.add_argument("--subject-weight", type=float, default=0.0,
                         help="with --layout: extra weight of the loss where the layout's subject is (see flow_loss; "
                              "0 = every latent pixel alike)")
-    parser.add_argument("--emphasise", nargs="*", default=[], metavar="MOTION=FACTOR",
-                        help="draw windows of these motions FACTOR times as often (e.g. grow=2.5 shrink=2.5)")
+    parser.add_argument("--emphasise", nargs="*", default=[], metavar="KEY=FACTOR",
+                        help="draw windows of this motion, size or shape (or of all of several joined by '+') "
+                             "FACTOR times as often (e.g. grow=2.5 shrink=2.5 small+square=3)")
     parser.add_argument("--text-aux", type=float, default=0.0,
                         help="weight of a cross-entropy loss that asks linear heads on the DiT's text feature for "
                              "the caption's attributes (motion, colour, shape, size, background; "

@@ -1,10 +1,18 @@
 """Trains the reel-tiny per-frame VAE on frames rendered on the fly; prints the held-out PSNR.
 
   python train_vae.py --work /tmp/reeltrain --minutes 16 [--resume]
+  python train_vae.py --work .reel/dec --decoder-from models/reel-tiny --subject-weight 8 --small-fraction 0.5
 
 Writes WORK/vae.pt (checkpoint: weights, optimizer, step, RNG states) every --checkpoint-every
 steps and at the end, and WORK/vae_done.json with the final PSNR. Loss: MSE on [-1, 1] pixels
 + kl_weight * mean KL of the diagonal Gaussian posterior.
+
+--decoder-from fine-tunes only the decoder of an exported model's VAE: its encoder is frozen, so
+the latents (and a DiT trained on them, and every clip cache) stay valid; the decoder learns from
+the encoder's posterior means (plus --latent-noise, in the DiT's latent units, so that it also
+decodes the DiT's imperfect latents). --subject-weight counts the error on and next to the
+subject (1 + weight there): the plain MSE is mostly background, and a small subject's corners are a
+few pixels of it. --small-fraction draws that share of the frames with a small subject.
 """
 import argparse
 import math
@@ -13,6 +21,7 @@ import time
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
 from common import (Log, StepBudget, add_runtime_arguments, autocast, parameter_count, restore_rng_state,
                     rng_state, save_atomic, setup_runtime, write_json_atomic)
@@ -36,6 +45,33 @@ def learning_rate(step, total, peak, warmup=100):
         return peak * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return peak * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def exported_vae(folder):
+    """(hyperparameters, float32 state dict, latent_scale) of an exported model's VAE (its encoder
+    has only the posterior-mean outputs: log_variance False)."""
+    from reel_tiny import ReelTiny
+    try:
+        model = ReelTiny(folder)   # checks every weights file against config.json's sha256
+    except ValueError as error:
+        raise SystemExit(f"vae: {error}; restore the file")
+    config = model.config["vae"]
+    hyperparameters = {"widths": tuple(config["widths"]), "latent_channels": config["latent_channels"],
+                       "encoder_blocks": tuple(config["encoder_blocks"]),
+                       "decoder_blocks": tuple(config["decoder_blocks"]), "log_variance": False}
+    state = {name: value.float() for name, value in load_file(os.path.join(folder, config["weights"])).items()}
+    return hyperparameters, state, config["latent_scale"]
+
+
+def weighted_reconstruction(y, x, covered, subject_weight):
+    """Mean squared error of y against x ([n, 3, 64, 64]); with subject_weight, each pixel's error
+    counts 1 + subject_weight where the subject is (covered [n, 64, 64], dilated by 2 pixels: the
+    edge's neighbours are where a blurred corner shows)."""
+    error = (y - x).pow(2)
+    if subject_weight:
+        near = torch.nn.functional.max_pool2d(covered[:, None].float(), 5, stride=1, padding=2)
+        error = error * (1.0 + subject_weight * near)
+    return error.mean()
 
 
 @torch.no_grad()
@@ -66,6 +102,14 @@ def main():
     parser.add_argument("--latent", choices=sorted(LATENT_LAYOUTS), default="f8c8",
                         help="latent layout: f8c8 = 8x8x8 (8x downsampling), f4c4 = 16x16x4 (4x); see LATENT_LAYOUTS")
     parser.add_argument("--resume", action="store_true", help="continue from WORK/vae.pt")
+    parser.add_argument("--decoder-from", metavar="MODEL_DIR",
+                        help="fine-tune only the decoder of this exported model's VAE (encoder frozen)")
+    parser.add_argument("--subject-weight", type=float, default=0.0,
+                        help="the error on and near the subject counts 1 + this (default 0: plain MSE)")
+    parser.add_argument("--small-fraction", type=float, default=0.0,
+                        help="share of training frames drawn with a small subject (default 0: the combos' sizes)")
+    parser.add_argument("--latent-noise", type=float, default=0.0,
+                        help="with --decoder-from: Gaussian noise added to the latents, in DiT latent units")
     add_runtime_arguments(parser)
     args = parser.parse_args()
     device = setup_runtime(args)
@@ -74,8 +118,18 @@ def main():
     checkpoint_path = os.path.join(args.work, "vae.pt")
 
     hyperparameters = LATENT_LAYOUTS[args.latent]
+    latent_noise = 0.0
+    if args.decoder_from:
+        hyperparameters, exported, latent_scale = exported_vae(args.decoder_from)
+        latent_noise = args.latent_noise / latent_scale
+    elif args.latent_noise:
+        raise SystemExit("vae: --latent-noise needs --decoder-from")
     vae = VAE(**hyperparameters).to(device)
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=args.lr, weight_decay=0.0)
+    if args.decoder_from:
+        vae.load_state_dict(exported)   # strict: a mismatch in shapes or names stops here
+        vae.encoder.requires_grad_(False)
+    trained = vae.decoder if args.decoder_from else vae
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=args.lr, weight_decay=0.0)
     budget = StepBudget(args.steps, args.minutes)
     rng = np.random.default_rng(args.seed)
     step, elapsed_before = 0, 0.0
@@ -93,32 +147,41 @@ def main():
         restore_rng_state(state["rng"])
         step, elapsed_before = state["step"], state["elapsed"]
         log(f"vae: resumed at step {step}")
-    log(f"vae: {parameter_count(vae) / 1e6:.2f}M parameters, batch {args.batch}, device {device}, "
-        f"threads {torch.get_num_threads()}")
+    log(f"vae: {parameter_count(vae) / 1e6:.2f}M parameters"
+        + (f" ({parameter_count(vae.decoder) / 1e6:.2f}M decoder trained from {args.decoder_from})"
+           if args.decoder_from else "") + f", batch {args.batch}, device {device}, threads {torch.get_num_threads()}")
 
     def save():
         save_atomic({"model": vae.state_dict(), "optimizer": optimizer.state_dict(), "budget": budget.state(),
                      "numpy_generator": rng.bit_generator.state, "rng": rng_state(), "step": step,
                      "elapsed": elapsed_before + time.monotonic() - started,
-                     "hyperparameters": hyperparameters}, checkpoint_path)
+                     "hyperparameters": hyperparameters, "decoder_from": args.decoder_from}, checkpoint_path)
 
     started = last_log = time.monotonic()
     recent = []
     while budget.total is None or step < budget.total:
-        x = to_model_pixels(random_frames(rng, args.batch)).to(device)
+        frames, covered = random_frames(rng, args.batch, small_fraction=args.small_fraction, subject=True)
+        x = to_model_pixels(frames).to(device)
+        covered = torch.from_numpy(covered).to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)
         with autocast(device):
-            mean, log_variance = vae.posterior(x)
-            mean, log_variance = mean.float(), log_variance.float().clamp(-30.0, 20.0)
-            z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
+            if args.decoder_from:
+                with torch.no_grad():
+                    mean = vae.encode(x).float()
+                log_variance = torch.full_like(mean, 2.0 * math.log(latent_noise) if latent_noise else -30.0)
+                z = mean + torch.randn_like(mean) * latent_noise
+            else:
+                mean, log_variance = vae.posterior(x)
+                mean, log_variance = mean.float(), log_variance.float().clamp(-30.0, 20.0)
+                z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
             y = vae.decode(z).float()
-        reconstruction = (y - x).pow(2).mean()
+        reconstruction = weighted_reconstruction(y, x, covered, args.subject_weight)
         kl = 0.5 * (mean.pow(2) + log_variance.exp() - 1.0 - log_variance).mean()
-        loss = reconstruction + args.kl_weight * kl
+        loss = reconstruction + (0.0 if args.decoder_from else args.kl_weight * kl)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
         optimizer.step()
         step += 1
         budget.observe(step, elapsed_before)
@@ -135,7 +198,8 @@ def main():
     frames = held_out_frames(args.psnr_frames)
     score = psnr(frames, reconstruct(vae, frames, device))
     log(f"vae: done at step {step}; held-out PSNR {score:.2f} dB over {len(frames)} frames")
-    write_json_atomic({"step": step, "psnr_db": score, "frames": len(frames)}, os.path.join(args.work, "vae_done.json"))
+    write_json_atomic({"step": step, "psnr_db": score, "frames": len(frames), "decoder_from": args.decoder_from},
+                      os.path.join(args.work, "vae_done.json"))
 
 
 if __name__ == "__main__":
