@@ -8,6 +8,7 @@
 #                              [--motion-loss W] [--attention factorised|full] [--vae-from MODEL]
 #                              [--latent f8c8|f4c4] [--local-mixing none|shift] [--text-tokens K]
 #                              [--text-words] [--t-mean-unanchored F] [--layout] [--dit-init-from MODEL]
+#                              [--decoder-steps N]
 #
 # --noise-shared F: the fraction of the DiT's noise variance a window's frames share (train_dit.py
 # --noise-shared; exported to config.json as noise.shared_fraction, which Reel's sampler follows).
@@ -30,6 +31,10 @@
 # with the subject-weighted loss and grow/shrink drawn more often (train_dit.py --layout
 # --subject-weight 8 --emphasise grow=3 shrink=2, the shipped model's last phase). --dit-init-from MODEL: the DiT starts from MODEL's exported DiT (train_dit.py
 # --init-from; with --layout its new input channels start at zero), EMA 0.99 instead of 0.999.
+# --decoder-steps N (default 0, off): after the export, fine-tune the VAE's decoder N steps with the
+# encoder frozen (train_vae.py --decoder-from, the shipped model's settings: subject weight 8, half
+# the frames with a small subject, latent noise 0.1; about 1 s a step on 2 cores) in WORK/decoder and
+# put it into the export (export.py --vae-only). The latents do not change, so the DiT stays valid.
 #
 # --dit-steps caps the DiT's step count (the time budget may allow more); it also applies when an
 # interrupted run is resumed, so a run can be shortened mid-way. --dit-recalibrate, on a resumed
@@ -66,6 +71,7 @@ VAE_FROM=""
 LATENT=f8c8
 LAYOUT=0
 DIT_EXTRA=()
+DECODER_STEPS=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -91,7 +97,8 @@ while [ $# -gt 0 ]; do
         --latent) LATENT="$2"; shift 2 ;;
         --layout) LAYOUT=1; DIT_EXTRA+=(--layout --subject-weight 8 --emphasise grow=3 shrink=2); shift ;;
         --dit-init-from) DIT_EXTRA+=(--init-from "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")" --ema 0.99); shift 2 ;;
-        -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
+        --decoder-steps) DECODER_STEPS="$2"; shift 2 ;;
+        -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
         *) echo "train_all: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -149,6 +156,12 @@ log "dit: ${DIT_MINUTES} min left for training"
 run_phase dit "$WORK/dit_done.json" \
     "$PY" train_dit.py --work "$WORK" --minutes "$DIT_MINUTES" --steps "$DIT_STEPS" --threads "$THREADS" --noise-shared "$NOISE_SHARED" --motion-loss "$MOTION_LOSS" --attention "$ATTENTION" --local-mixing "$LOCAL_MIXING" --text-tokens "$TEXT_TOKENS" --resume "${DIT_EXTRA[@]}"
 "$PY" export.py --work "$WORK" --out "$OUT" | tee -a "$WORK/train.log"
+if [ "$DECODER_STEPS" -gt 0 ]; then
+    run_phase decoder "$WORK/decoder/vae_done.json" \
+        "$PY" train_vae.py --work "$WORK/decoder" --decoder-from "$OUT" --subject-weight 8 --small-fraction 0.5 \
+            --latent-noise 0.1 --steps "$DECODER_STEPS" --lr 3e-4 --threads "$THREADS" --resume
+    "$PY" export.py --work "$WORK/decoder" --out "$OUT" --vae-only | tee -a "$WORK/train.log"
+fi
 if [ -n "$FIXTURES" ]; then
     "$PY" parity_fixtures.py --model "$OUT" --out "$FIXTURES" --threads "$THREADS" | tee -a "$WORK/train.log"
 fi
