@@ -28,8 +28,9 @@
 # --layout: layout-then-video (scripts/train/layout.py): a planner phase trains the track planner
 # on the captions' pooled embeddings and token states (train_planner.py --word-heads 4, about 15 min
 # on 2 threads; the word states are built first if missing) and the DiT reads the subject's layout
-# with the subject-weighted loss and grow/shrink drawn more often (train_dit.py --layout
-# --subject-weight 8 --emphasise grow=3 shrink=2, the shipped model's last phase). --dit-init-from MODEL: the DiT starts from MODEL's exported DiT (train_dit.py
+# with the subject-weighted loss and grow/shrink and small squares/triangles drawn more often
+# (train_dit.py --layout --subject-weight 8 --emphasise grow=3 shrink=2 small+square=3
+# small+triangle=2, the shipped model's last phase). --dit-init-from MODEL: the DiT starts from MODEL's exported DiT (train_dit.py
 # --init-from; with --layout its new input channels start at zero), EMA 0.99 instead of 0.999.
 # --decoder-steps N (default 0, off): after the export, fine-tune the VAE's decoder N steps with the
 # encoder frozen (train_vae.py --decoder-from, the shipped model's settings: subject weight 8, half
@@ -95,10 +96,10 @@ while [ $# -gt 0 ]; do
         --t-mean-unanchored) DIT_EXTRA+=(--t-mean-unanchored "$2"); shift 2 ;;
         --vae-from) VAE_FROM="$2"; shift 2 ;;
         --latent) LATENT="$2"; shift 2 ;;
-        --layout) LAYOUT=1; DIT_EXTRA+=(--layout --subject-weight 8 --emphasise grow=3 shrink=2); shift ;;
+        --layout) LAYOUT=1; DIT_EXTRA+=(--layout --subject-weight 8 --emphasise grow=3 shrink=2 small+square=3 small+triangle=2); shift ;;
         --dit-init-from) DIT_EXTRA+=(--init-from "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")" --ema 0.99); shift 2 ;;
         --decoder-steps) DECODER_STEPS="$2"; shift 2 ;;
-        -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,47p' "$0"; exit 0 ;;
         *) echo "train_all: unknown option $1" >&2; exit 2 ;;
     esac
 done
