@@ -30,6 +30,8 @@ import world
 # CFG 3 since the fourteenth session: on the held-out prompts at seeds 0-3 the shipped checkpoint
 # scored shape 72.6 % and motion 96.9 % on average at CFG 3, 70.8 and 94.4 at CFG 4 (chosen on the
 # evaluation prompts themselves; models/reel-tiny/README.md says so).
+# The safetensors header metadata of every exported weights file.
+METADATA = {"model": "reel-tiny", "dtype": "float16"}
 SAMPLER_DEFAULTS = {"steps": 24, "cfg_scale": 3.0, "shift": 1.0}
 
 
@@ -98,7 +100,7 @@ def replace_vae(work, out):
     if changed or set(state) != set(shipped):
         raise SystemExit(f"export: {work}/vae.pt is not a decoder fine-tuned from {out} (encoder tensors differ: "
                          f"{changed[:3] or 'names'}); use a full export")
-    vae_sha = half_precision(state, {"model": "reel-tiny", "dtype": "float16"}, os.path.join(out, "vae.safetensors"))
+    vae_sha = half_precision(state, METADATA, os.path.join(out, "vae.safetensors"))
     config["vae"]["sha256"] = vae_sha
     config["vae"]["held_out_psnr_db"] = report["psnr_db"]
     config["vae"]["decoder_fine_tune"] = {"steps": checkpoint["step"], "wall_seconds": round(checkpoint["elapsed"]),
@@ -126,10 +128,9 @@ def main():
         vae_report = json.load(f)
     vae_hp = dict(vae_checkpoint["hyperparameters"])
     dit_hp = dict(dit_checkpoint["hyperparameters"])
-    metadata = {"model": "reel-tiny", "dtype": "float16"}
-    vae_sha = half_precision(vae_state_for_export(vae_checkpoint["model"], vae_hp["latent_channels"]), metadata,
+    vae_sha = half_precision(vae_state_for_export(vae_checkpoint["model"], vae_hp["latent_channels"]), METADATA,
                              os.path.join(args.out, "vae.safetensors"))
-    dit_sha = half_precision(dit_state_for_export(dit_checkpoint), metadata, os.path.join(args.out, "dit.safetensors"))
+    dit_sha = half_precision(dit_state_for_export(dit_checkpoint), METADATA, os.path.join(args.out, "dit.safetensors"))
 
     config = {
         "name": "reel-tiny",
@@ -236,7 +237,7 @@ def main():
         if not os.path.exists(planner_path):
             raise SystemExit(f"export: the DiT reads layouts but {planner_path} is missing; run train_planner.py")
         planner = torch.load(planner_path, map_location="cpu", weights_only=False)
-        planner_sha = half_precision(dit_state_for_export(planner), metadata,
+        planner_sha = half_precision(dit_state_for_export(planner), METADATA,
                                      os.path.join(args.out, "planner.safetensors"))
         files.append("planner.safetensors")
         config["planner"] = {

@@ -13,11 +13,9 @@ import argparse
 import json
 import os
 
-import torch
-from safetensors.torch import load_file
-
 from common import save_atomic, write_json_atomic
 from models import VAE
+from train_vae import exported_vae
 
 
 def main():
@@ -28,11 +26,8 @@ def main():
     with open(os.path.join(args.model, "config.json")) as f:
         config = json.load(f)
     vae_config = config["vae"]
-    hyperparameters = {"widths": tuple(vae_config["widths"]), "latent_channels": vae_config["latent_channels"],
-                       "encoder_blocks": tuple(vae_config["encoder_blocks"]),
-                       "decoder_blocks": tuple(vae_config["decoder_blocks"]), "log_variance": False}
+    hyperparameters, state, _ = exported_vae(args.model)   # the weights as ReelTiny loads and checks them
     vae = VAE(**hyperparameters)
-    state = {name: value.float() for name, value in load_file(os.path.join(args.model, vae_config["weights"])).items()}
     vae.load_state_dict(state)   # strict: a mismatch in shapes or names stops here
     os.makedirs(args.work, exist_ok=True)
     training = config.get("training", {})

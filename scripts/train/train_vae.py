@@ -21,7 +21,6 @@ import time
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from common import (Log, StepBudget, add_runtime_arguments, autocast, parameter_count, restore_rng_state,
                     rng_state, save_atomic, setup_runtime, write_json_atomic)
@@ -49,18 +48,18 @@ def learning_rate(step, total, peak, warmup=100):
 
 def exported_vae(folder):
     """(hyperparameters, float32 state dict, latent_scale) of an exported model's VAE (its encoder
-    has only the posterior-mean outputs: log_variance False)."""
+    has only the posterior-mean outputs: log_variance False), as ReelTiny loads it (each weights
+    file checked against config.json's sha256)."""
     from reel_tiny import ReelTiny
     try:
-        model = ReelTiny(folder)   # checks every weights file against config.json's sha256
+        model = ReelTiny(folder)
     except ValueError as error:
         raise SystemExit(f"vae: {error}; restore the file")
     config = model.config["vae"]
     hyperparameters = {"widths": tuple(config["widths"]), "latent_channels": config["latent_channels"],
                        "encoder_blocks": tuple(config["encoder_blocks"]),
                        "decoder_blocks": tuple(config["decoder_blocks"]), "log_variance": False}
-    state = {name: value.float() for name, value in load_file(os.path.join(folder, config["weights"])).items()}
-    return hyperparameters, state, config["latent_scale"]
+    return hyperparameters, model.vae.state_dict(), model.scale
 
 
 def weighted_reconstruction(y, x, covered, subject_weight):
@@ -160,16 +159,19 @@ def main():
     started = last_log = time.monotonic()
     recent = []
     while budget.total is None or step < budget.total:
-        frames, covered = random_frames(rng, args.batch, small_fraction=args.small_fraction, subject=True)
+        covered = None
+        if args.subject_weight:
+            frames, covered = random_frames(rng, args.batch, small_fraction=args.small_fraction, subject=True)
+            covered = torch.from_numpy(covered).to(device)
+        else:
+            frames = random_frames(rng, args.batch, small_fraction=args.small_fraction)
         x = to_model_pixels(frames).to(device)
-        covered = torch.from_numpy(covered).to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, budget.total or args.steps, args.lr)
         with autocast(device):
             if args.decoder_from:
                 with torch.no_grad():
                     mean = vae.encode(x).float()
-                log_variance = torch.full_like(mean, 2.0 * math.log(latent_noise) if latent_noise else -30.0)
                 z = mean + torch.randn_like(mean) * latent_noise
             else:
                 mean, log_variance = vae.posterior(x)
@@ -177,20 +179,22 @@ def main():
                 z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
             y = vae.decode(z).float()
         reconstruction = weighted_reconstruction(y, x, covered, args.subject_weight)
-        kl = 0.5 * (mean.pow(2) + log_variance.exp() - 1.0 - log_variance).mean()
-        loss = reconstruction + (0.0 if args.decoder_from else args.kl_weight * kl)
+        # The frozen encoder's posterior is not trained: no KL term with --decoder-from.
+        kl = None if args.decoder_from else 0.5 * (mean.pow(2) + log_variance.exp() - 1.0 - log_variance).mean()
+        loss = reconstruction if kl is None else reconstruction + args.kl_weight * kl
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
         optimizer.step()
         step += 1
         budget.observe(step, elapsed_before)
-        recent.append((reconstruction.item(), kl.item(), log_variance.mean().item()))
+        recent.append((reconstruction.item(),) + (() if kl is None else (kl.item(), log_variance.mean().item())))
         if step % 50 == 0:
-            mse, kl_mean, logvar = np.mean(recent, axis=0)
+            mse, *posterior = np.mean(recent, axis=0)
             now = time.monotonic()
             log(f"vae step {step}/{budget.total or '?'} mse {mse:.5f} (~{10 * math.log10(4 / mse):.1f} dB) "
-                f"kl {kl_mean:.3f} mean log-var {logvar:.2f} {(now - last_log) / len(recent):.3f}s/step")
+                + (f"kl {posterior[0]:.3f} mean log-var {posterior[1]:.2f} " if posterior else "")
+                + f"{(now - last_log) / len(recent):.3f}s/step")
             recent, last_log = [], now
         if step % args.checkpoint_every == 0:
             save()
